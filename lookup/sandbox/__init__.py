@@ -1,0 +1,1 @@
+"""The reference coordination server (FastAPI + SQLite) and its synthetic Vietnamese population."""

@@ -1,0 +1,1 @@
+"""Pixels and keystrokes to `ScanResult`s: decoders, sources and payload parsers. No network, no UI."""
