@@ -1,0 +1,94 @@
+"""`kiosk sandbox`: run the reference coordination server with a synthetic population, in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+from kiosk.output import CommandError, emit
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("sandbox", help="run the sandbox FHIR coordination server (synthetic population)")
+    p.add_argument("--port", type=int, default=8700, help="TCP port (default 8700)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--db", type=Path, required=True, help="SQLite database file (created when missing)")
+    p.add_argument("--synthetic", type=int, metavar="N", help="generate N synthetic people (once per database)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the synthetic population (default 1)")
+    p.add_argument("--import", dest="import_path", type=Path, metavar="PATIENTS.ndjson", help="load FHIR Patients")
+    p.add_argument("--demo-clients", action="store_true", help="register demo-er, demo-reception, demo-lobby")
+    p.add_argument("--trust-list-out", type=Path, metavar="PATH", help="write the facilities' JWKS (public keys)")
+    p.add_argument("--no-match", action="store_true", help="do not offer Patient/$match")
+    p.add_argument("--no-summary", action="store_true", help="do not offer Patient/$summary")
+    p.add_argument("--json", action="store_true", help="print the start-up facts as one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from lookup.sandbox.app import create_app
+    from lookup.sandbox.auth import DEMO_CLIENTS
+    from lookup.sandbox.config import SandboxConfig
+    from lookup.sandbox.loader import PatientImportError
+    from lookup.sandbox.runner import write_trust_list
+
+    if args.import_path is not None and not args.import_path.is_file():
+        raise CommandError(f"{args.import_path}: the import file does not exist")
+    _check_port(args.host, args.port)
+    config = SandboxConfig(
+        db_path=args.db,
+        population=args.synthetic,
+        seed=args.seed,
+        import_path=args.import_path,
+        demo_clients=args.demo_clients,
+        supports_match=not args.no_match,
+        supports_summary=not args.no_summary,
+    )
+    started = time.perf_counter()
+    try:
+        app = create_app(config)
+    except PatientImportError as exc:
+        raise CommandError(f"import failed: {exc}") from None
+    except (ValueError, sqlite3.Error, OSError) as exc:
+        raise CommandError(f"cannot prepare the sandbox database: {exc}") from None
+    ready_s = time.perf_counter() - started
+    if args.trust_list_out is not None:
+        write_trust_list(args.trust_list_out, args.seed)
+    base = f"http://{args.host}:{args.port}{config.base_path}"
+    patients = app.state.sandbox.store.count_patients()
+    if args.json:
+        emit(
+            {
+                "base_url": base,
+                "patients": patients,
+                "ready_s": round(ready_s, 3),
+                "trust_list": str(args.trust_list_out) if args.trust_list_out else None,
+                "demo_clients": sorted(DEMO_CLIENTS) if args.demo_clients else [],
+                "notice": "demo clients are for demos and tests only" if args.demo_clients else None,
+            }
+        )
+    else:
+        lines = [f"sandbox FHIR server at {base} ({patients} patients, ready in {ready_s:.1f} s)"]
+        if args.trust_list_out is not None:
+            lines.append(f"facility trust list written to {args.trust_list_out}")
+        if args.demo_clients:
+            lines.append("DEMO CLIENTS ARE FOR DEMOS AND TESTS ONLY; never enable them with real data:")
+            lines.extend(f"  client_id={name} client_secret={name}" for name in DEMO_CLIENTS)
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail before the (possibly long) database preparation when the address cannot be listened on."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
