@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
 import pytest
 import zxingcpp
@@ -99,23 +96,11 @@ def test_each_decoder_is_optional() -> None:
     assert DecoderChain([]).decode(qr_image("x")) == []
 
 
-def _median_ms(chain: DecoderChain, frame: np.ndarray) -> float:
-    chain.decode(frame, "fast")
-    times = []
-    for _ in range(15):
-        start = time.perf_counter()
-        chain.decode(frame, "fast")
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
-def test_camera_frame_decodes_fast(chain: DecoderChain) -> None:
+def test_camera_frame_fast_path_reads_the_code_and_nothing_on_an_empty_frame(chain: DecoderChain) -> None:
+    # Speed is a benchmark figure (benchmarks/bench_scanners.py); here only what the fast path reads.
     frame = camera_frame("094083123451|3099789364|Nguyễn Gia Mạnh|21031983|Nam|Sóc Trăng|06042021")
     assert [d.text[:12] for d in chain.decode(frame, "fast")] == ["094083123451"]
-    assert _median_ms(chain, frame) < 15
-    empty = noisy_background()
-    assert chain.decode(empty, "fast") == []
-    assert _median_ms(chain, empty) < 10
+    assert chain.decode(noisy_background(), "fast") == []
 
 
 def test_camera_frame_with_a_code128_insurance_number(chain: DecoderChain) -> None:
