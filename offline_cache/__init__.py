@@ -1,1 +1,70 @@
-"""The encrypted on-disk store and the outbox. Knows nothing of FHIR or of the other packages."""
+"""The encrypted on-disk store and the outbox. Knows nothing of FHIR or of the other packages.
+
+`OfflineCache.open(directory, key_file=..., ttl_seconds=...)` gives `.records` (a `RecordCache` for `lookup`),
+`.outbox`, `.stats()`, `.purge()` and `.close()`. Threat model: a stolen kiosk disk or a copied cache file. Nothing
+in the file is in clear: records and outbox messages are AES-256-GCM ciphertexts, keys and index keys are HMACs; the
+key file (0600, beside the file by default, or better on a separate volume) or the passphrase is what protects them.
+An attacker with the running kiosk's memory or with the key file reads everything; the time-to-live bounds how much.
+What a copied file does show: how many records and messages there are, their sizes and times, and which records
+share an index key (equal blind indexes are equal), but not what that key is.
+
+Durability: WAL; a writer killed at any instant leaves a file that opens with every write it had returned from
+(`tests/offline_cache/test_crash.py` kills one 200 times). Outbox messages are also flushed to the disk before
+`append` returns (`synchronous=FULL`), so a power cut loses none; records are not (`NORMAL`), so a put costs no flush,
+and a power cut may only forget the last records cached, which the next lookup fetches again (see `db.py`). A full
+disk fails the write with `CacheFullError`, rolls it back, and leaves the file readable; writing resumes once there
+is room.
+
+Design note: a shared hospital-wide cache
+------------------------------------------
+Many kiosks of one hospital could share one cache on PostgreSQL over the hospital LAN, so a patient seen at the ER
+desk is found offline at reception too, and a kiosk that just rebooted is not cold. `offline_cache.shared.SharedCache`
+builds it (tested against a real server in `tests/offline_cache/test_shared.py`); the kiosk does not wire it yet.
+
+- Same code, same layout: the `RecordStore` and `MessageOutbox` of the SQLite file run unchanged on PostgreSQL,
+  on `records(key_mac UNIQUE, clinical, stored_at, last_used, size, sealed)`, `record_index(index_mac, record_id)`
+  and `outbox(...)`, with the same blind indexes (HMAC-SHA256 under the index key) and the same row-level
+  AES-256-GCM with the row's `key_mac` as associated data. The database server never sees a key, an identifier or
+  a name: a database administrator, a backup or a dump reveals as little as the kiosk's file.
+- Keys: one hospital data key, wrapped by a KMS (or an HSM) and unwrapped by each kiosk at start with its own machine
+  credential, instead of a per-kiosk key file (`SharedCache.connect(master_key=...)` takes the unwrapped key; the key
+  check value in the database refuses another one). Key rotation is not built; it would re-encrypt in the
+  background, each row carrying a key id, reads accepting the old and the new key, writes using the new one.
+  Revoking one kiosk is revoking its KMS credential.
+- Outbox claims: `SELECT ... FOR UPDATE SKIP LOCKED`, the row-lock form of an advisory-lock queue (a
+  `pg_try_advisory_xact_lock(id)` filter would also lock rows the `LIMIT` then drops), so two kiosks never take the
+  same message and never wait for each other; the lease (`lease_until`) still brings back the messages of a kiosk
+  that died. An advisory lock serialises only the creation of the tables. Idempotency keys stay unique
+  hospital-wide (their HMAC is the unique index), so the same check-in queued by two kiosks is sent once.
+- Time-to-live and lobby rules stay per request: a lobby kiosk opens the shared cache with `clinical_allowed=False`,
+  so it neither writes nor reads clinical rows; better, it gets a database role that cannot select clinical rows
+  (row-level security on `clinical`), because a lobby kiosk is the least trusted.
+- Threat model changes: the data now crosses the LAN (TLS with a pinned server certificate is required), one key
+  opens every kiosk's data (a compromised kiosk exposes the whole hospital's cache, not one desk's: keep the TTL
+  short and audit reads per kiosk role), the blind indexes are shared, so equal identifiers are linkable across
+  kiosks by whoever holds the database (as they already are within one file), and the database becomes a dependency:
+  each kiosk keeps its local SQLite cache as the fallback when the LAN or the database is down.
+"""
+
+from offline_cache.cache import DB_NAME, OfflineCache, discard
+from offline_cache.errors import CacheCorruptError, CacheError, CacheFullError, CacheKeyError
+from offline_cache.outbox import OutboxItem, OutboxMessage, OutboxState, RetryPolicy
+from offline_cache.stats import CacheStats
+from offline_cache.store import NewRecord, Record
+
+__all__ = [
+    "DB_NAME",
+    "CacheCorruptError",
+    "CacheError",
+    "CacheFullError",
+    "CacheKeyError",
+    "CacheStats",
+    "NewRecord",
+    "OfflineCache",
+    "OutboxItem",
+    "OutboxMessage",
+    "OutboxState",
+    "Record",
+    "RetryPolicy",
+    "discard",
+]

@@ -1,0 +1,224 @@
+"""The SQLite file: connection settings, schema, transactions and the error translation around them.
+
+WAL journal, so the file is consistent at every instant: a process killed in the middle of a write leaves the last
+committed state, never a torn one. Two levels of durability, chosen per transaction:
+- records commit with `synchronous=NORMAL`: a committed record survives the process being killed (it is in the
+  operating system's hands), and a power cut may at worst forget the last few, which the next lookup fetches again;
+  a put then costs no disk flush, so it stays fast when other programs keep the disk busy;
+- outbox messages and key metadata commit with `synchronous=FULL` (`transaction(durable=True)`): flushed to the disk
+  before the call returns, because an audit event or a check-in exists nowhere else.
+One connection per cache, guarded by a lock, so the kiosk's threads may share it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from pathlib import Path
+from typing import Any, Protocol
+
+from offline_cache.errors import CacheError, sqlite_errors
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT = 2.0
+"""Seconds to wait for another process's write (a purge); a cache that stays busy longer is skipped, not waited for."""
+
+# `records_age` covers the expiry filter, the size total and the figures, so they never read the ciphertexts: opening a
+# cache of 100,000 records takes milliseconds, not a scan of its whole file.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY,
+    key_mac BLOB NOT NULL UNIQUE,
+    clinical INTEGER NOT NULL,
+    stored_at REAL NOT NULL,
+    last_used REAL NOT NULL,
+    size INTEGER NOT NULL,
+    sealed BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_age ON records (stored_at, clinical, size);
+CREATE INDEX IF NOT EXISTS records_last_used ON records (last_used);
+CREATE TABLE IF NOT EXISTS record_index (
+    index_mac BLOB NOT NULL,
+    record_id INTEGER NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+    PRIMARY KEY (index_mac, record_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS record_index_record ON record_index (record_id);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    idempotency_mac BLOB NOT NULL UNIQUE,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    due_at REAL NOT NULL,
+    lease_until REAL,
+    sealed BLOB,
+    reason BLOB
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, due_at);
+"""
+
+
+class Sealing(Protocol):
+    """Encrypts and authenticates a value bound to its associated data."""
+
+    def seal(self, plaintext: bytes, associated: bytes) -> bytes: ...
+
+    def open(self, sealed: bytes, associated: bytes) -> bytes: ...
+
+
+class Blinding(Protocol):
+    """Turns a value into an opaque, deterministic lookup token."""
+
+    def blind(self, domain: bytes, value: str) -> bytes: ...
+
+
+Clock = Callable[[], float]
+
+
+class Cursor(Protocol):
+    """What the stores read from a statement (an `sqlite3.Cursor`, or a psycopg cursor)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What the stores run statements on; SQL uses `?` placeholders and the syntax SQLite and PostgreSQL share."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor: ...
+
+
+class Backend(Protocol):
+    """The database under the record store and the outbox: the local SQLite file, or the shared PostgreSQL one."""
+
+    clock: Clock
+
+    @property
+    def label(self) -> str:
+        """What error messages name: the file, or the shared database's host and name."""
+        ...
+
+    @property
+    def file(self) -> Path | None: ...
+
+    @property
+    def skip_locked(self) -> str:
+        """The clause that lets several kiosks claim outbox messages at once without taking the same one."""
+        ...
+
+    def transaction(self, *, durable: bool = False) -> AbstractContextManager[Connection]: ...
+
+    def reading(self) -> AbstractContextManager[Connection]: ...
+
+
+class Database:
+    """One cache file: its connection, lock and clock."""
+
+    def __init__(self, path: Path, clock: Clock) -> None:
+        self.path = path
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.closed = False
+        with sqlite_errors(path):
+            self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT)
+            try:
+                self._configure()
+            except BaseException:
+                self.conn.close()
+                raise
+
+    def _configure(self) -> None:
+        conn = self.conn
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise CacheError(f"the offline cache {self.path} cannot use a write-ahead log (journal {mode})", self.path)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA cache_size=-16000")
+        # After a checkpoint the log is cut back to this size, so a large prefetch does not leave a large file behind.
+        conn.execute("PRAGMA journal_size_limit=4194304")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise CacheError(
+                f"the offline cache {self.path} was written by a newer version (schema {version})", self.path
+            )
+        if version < SCHEMA_VERSION:
+            with self.transaction(durable=True):
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
+
+    @property
+    def file(self) -> Path | None:
+        return self.path
+
+    @property
+    def skip_locked(self) -> str:
+        return ""  # one process writes at a time: SQLite's write lock is the claim lock
+
+    @contextmanager
+    def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction taken at once (no upgrade deadlock), rolled back on any error; with `durable`, on the
+        disk (not only handed to the operating system) when the block ends."""
+        with self.lock, sqlite_errors(self.path):
+            if durable:
+                self.conn.execute("PRAGMA synchronous=FULL")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    # A failed COMMIT (disk full) leaves the transaction open: roll it back so the file stays usable.
+                    if self.conn.in_transaction:
+                        with suppress(sqlite3.Error):
+                            self.conn.execute("ROLLBACK")
+                    raise
+            finally:
+                if durable:
+                    self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        with self.lock, sqlite_errors(self.path):
+            yield self.conn
+
+    def meta(self, name: str) -> bytes | None:
+        with self.reading() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def close(self) -> None:
+        """Close the connection (again is harmless). Writes nothing: a cache refused for its key stays byte for byte."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            self.conn.close()
+
+    def file_bytes(self) -> int:
+        """The size on disk of the database and its write-ahead log."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with suppress(FileNotFoundError):
+                total += Path(f"{self.path}{suffix}").stat().st_size
+        return total
