@@ -48,13 +48,27 @@ class Figure(BaseModel):
         return self.value / self.baseline if self.better == "higher" else self.baseline / self.value
 
 
+class ModuleRun(BaseModel):
+    """How one benchmark module ran: its time, and why it failed when it did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    module: str
+    seconds: float
+    figures: int = 0
+    error: str | None = None
+
+
 def _fmt(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:.4g}"
 
 
-def write_report(figures: Sequence[Figure], size: Size, out_dir: Path, seconds: float) -> tuple[Path, Path]:
+def write_report(
+    figures: Sequence[Figure], size: Size, out_dir: Path, seconds: float, runs: Sequence[ModuleRun] = ()
+) -> tuple[Path, Path]:
+    """Write `report.json` (every figure, its pass mark and ratio, and each module's time) and `report.md`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "report.json"
     md_path = out_dir / "report.md"
@@ -63,6 +77,7 @@ def write_report(figures: Sequence[Figure], size: Size, out_dir: Path, seconds: 
         "seconds": round(seconds, 1),
         "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
         "figures": [f.model_dump() | {"passed": f.passed, "ratio": f.ratio} for f in figures],
+        "modules": [r.model_dump() for r in runs],
     }
     json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
     lines = [
@@ -77,5 +92,8 @@ def write_report(figures: Sequence[Figure], size: Size, out_dir: Path, seconds: 
         ratio = f"{f.ratio:.2f}" if f.ratio is not None else ""
         ok = {True: "yes", False: "NO", None: ""}[f.passed]
         lines.append(f"| {f.benchmark} | {f.name} | {_fmt(f.value)} | {f.unit} | {floor} | {base} | {ratio} | {ok} |")
+    if runs:
+        lines += ["", "| module | seconds | figures | error |", "|---|---|---|---|"]
+        lines += [f"| {r.module} | {r.seconds:.1f} | {r.figures} | {r.error or ''} |" for r in runs]
     md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return json_path, md_path

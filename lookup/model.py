@@ -160,7 +160,17 @@ class FieldAgreement(DomainModel):
     """How one field of a query compares with a candidate, for the per-field explanation."""
 
     field: Literal[
-        "name", "family", "middle", "given", "birth_date", "birth_year", "sex", "province", "phone", "identifier"
+        "name",
+        "family",
+        "middle",
+        "given",
+        "birth_date",
+        "birth_year",
+        "sex",
+        "province",
+        "phone",
+        "identifier",
+        "address",
     ]
     level: Literal["agrees", "close", "differs", "missing"]
     note: str = ""

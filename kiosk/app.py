@@ -1,0 +1,403 @@
+"""The kiosk app: a chain of typed messages between screens and named workers.
+
+Screens post what the clerk or patient asked for (`ScanTextReceived`, `SearchRequested`, `CandidateChosen`...);
+the app starts one named worker per lookup in the `lookup` group (exclusive: a new scan cancels the old lookup);
+the worker posts `LookupProgressed` for every step and `LookupFinished` at the end, and the app shows the screen
+the outcome calls for in this mode. The app holds no matching, parsing or protocol logic: it asks the scanners,
+the lookup service and the cache through `kiosk.data.ports`. No exception reaches the screen as a traceback: worker
+failures become a notice in the clerk's words, and only the exception's type is logged (its text may hold data).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from time import monotonic
+from typing import ClassVar
+
+from textual import events, on
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Input, TextArea
+
+from kiosk.data.activity import Clock, LookupActivity, system_clock
+from kiosk.data.hint import DemoHint
+from kiosk.data.ports import CameraHandle, KeyRows, KioskServices, LookupStepView, ProgressSink, WedgeRun
+from kiosk.dialogs.break_glass import BreakGlassDialog
+from kiosk.dialogs.notice import NoticeDialog
+from kiosk.i18n import Translator
+from kiosk.screens.admin import AdminScreen, kiosk_state
+from kiosk.screens.base import KioskScreen
+from kiosk.screens.candidates import CandidatesScreen
+from kiosk.screens.routing import AskBreakGlass, ShowScreen, next_step
+from kiosk.screens.search import SearchScreen
+from kiosk.screens.waiting import WaitingScreen
+from kiosk.settings import Settings
+from kiosk.widgets.context import KioskContext
+from kiosk.widgets.messages import (
+    BreakGlassRequested,
+    CameraStatusChanged,
+    CandidateChosen,
+    LookupFailed,
+    LookupFinished,
+    LookupProgressed,
+    ScanReceived,
+    ScanTextReceived,
+    ScanUnreadable,
+    SearchRequested,
+)
+from kiosk.widgets.progress import LookupProgress
+from kiosk.widgets.theme import HIGH_CONTRAST
+from lookup.model import LookupOutcome, ScanKind, ScanResult
+
+log = logging.getLogger(__name__)
+
+WARM_UP_AFTER_S = 0.3
+"""Delay before the lookup service is built in the background; a scan that comes sooner builds it itself."""
+OUTBOX_EVERY_S = 15.0
+"""How often queued audit events and check-ins are offered to the server (and right after each lookup)."""
+
+
+class KioskApp(App[None]):
+    """Identify a patient by scan or search and show what their mode allows: summary, check-in or nothing."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "Kiosk"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f2", "search", "search", show=False),
+        Binding("f3", "toggle_language", "language", show=False, priority=True),
+        Binding("f9", "admin", "admin", show=False),
+        Binding("ctrl+n", "start_over", "new patient", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        services: KioskServices,
+        *,
+        clock: Clock = system_clock,
+        hint: DemoHint | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.services = services
+        self.t = Translator(settings.lang)
+        self.context = KioskContext(self.t, clock, settings.mode)
+        self.activity = LookupActivity(clock)
+        self.last_input = monotonic()
+        self._hint = hint
+        self._camera: CameraHandle | None = None
+        self._keep_candidates = False
+        self._consent_patient: str | None = None
+        self.faults: list[str] = []
+        """Type names of unexpected faults the app recovered from (shown as a notice, never as a traceback)."""
+        self._delivering = False
+        self._generation = 0
+        """Counts lookups and resets, so a late answer never lands on a screen that moved on (the lobby's reset)."""
+        self.register_theme(HIGH_CONTRAST)
+        self.theme = HIGH_CONTRAST.name
+
+    # -- life cycle ---------------------------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[None]:
+        return WaitingScreen(self.context, hint=self._hint)
+
+    def on_mount(self) -> None:
+        self.set_class(self.context.lobby, "-lobby")
+        self.set_interval(0.05, self._poll_wedge, name="wedge-poll")
+        if self.context.lobby:
+            idle = self.settings.idle_reset_seconds
+            self.set_interval(min(1.0, idle / 4), self._reset_when_idle, name="idle-reset")
+        self.set_interval(OUTBOX_EVERY_S, self._deliver_outbox, name="outbox-delivery")
+        if self.services.warm_up is not None:
+            # Started once the first screen is painted, so it does not compete with start-up for the CPU.
+            self.set_timer(WARM_UP_AFTER_S, self._start_warm_up, name="warm-up")
+        if self.services.camera is not None:
+            self.post_message(CameraStatusChanged("starting"))
+            self.run_worker(self._start_camera, name="camera-start", group="camera", thread=True, exit_on_error=False)
+
+    async def on_unmount(self) -> None:
+        if self._camera is not None:
+            self._camera.stop()
+        try:
+            await self.services.lookup.aclose()
+        except Exception as exc:  # closing must never turn an exit into a crash
+            log.warning("closing the lookup service failed: %s", type(exc).__name__)
+
+    def _deliver_outbox(self) -> None:
+        """Send queued audit events and check-ins; one delivery at a time, never cancelled half-way."""
+        if not self._delivering:
+            self._delivering = True
+            self.run_worker(self._flush_outbox(), name="outbox-delivery", group="outbox", exit_on_error=False)
+
+    async def _flush_outbox(self) -> None:
+        try:
+            await self.services.lookup.flush_outbox()
+        except Exception as exc:  # delivery is retried on the next round; the outbox keeps every message
+            log.warning("outbox delivery failed: %s", type(exc).__name__)
+        finally:
+            self._delivering = False
+
+    def _start_warm_up(self) -> None:
+        self.run_worker(self._warm_up, name="warm-up", group="startup", thread=True, exit_on_error=False)
+
+    def _warm_up(self) -> None:
+        warm = self.services.warm_up
+        try:
+            if warm is not None:
+                warm()
+        except Exception as exc:  # the first lookup will meet the same fault and show it in words
+            log.warning("warming up the lookup service failed: %s", type(exc).__name__)
+
+    def _start_camera(self) -> None:
+        starter = self.services.camera
+        if starter is None:
+            return
+        try:
+            self._camera = starter(self._camera_read, self._camera_changed)
+        except Exception as exc:  # no camera is a state to show, not a reason to stop the kiosk
+            log.warning("camera failed to start: %s", type(exc).__name__)
+            self.post_message(CameraStatusChanged("failed"))
+
+    def _camera_read(self, scan: ScanResult) -> None:
+        self.post_message(ScanReceived(scan))
+
+    def _camera_changed(self, status: str) -> None:
+        self.post_message(CameraStatusChanged(status))
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A fault in a screen ends in a notice and a fresh start, never in Textual's traceback: its locals would
+        put patient data on screen. A fault that keeps coming back closes the app with one plain sentence."""
+        log.error("unexpected fault in the app: %s", type(error).__name__)
+        self.faults.append(type(error).__name__)
+        if len(self.faults) > 3:
+            self.exit(return_code=1, message=self.t("error.unexpected"))
+            return
+        self.call_later(self._recover_from_fault)
+
+    def _recover_from_fault(self) -> None:
+        self.action_start_over()
+        self._notice("error.title", "error.unexpected")
+
+    # -- input: wedge scanner anywhere, idle time ---------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent | events.Paste) and not event.is_forwarded:
+            self.last_input = monotonic()
+            if isinstance(event, events.Key) and self._wedge_takes(event):
+                return
+            if isinstance(event, events.Paste) and not self._typing_in_field():
+                self.post_message(ScanTextReceived(event.text, "paste"))
+                return
+        await super().on_event(event)
+
+    def _typing_in_field(self) -> bool:
+        return isinstance(self.focused, Input | TextArea)
+
+    def _wedge_takes(self, event: events.Key) -> bool:
+        """Feed a key to the wedge detector unless a text field has it; True when the detector took the key."""
+        if self._typing_in_field() or isinstance(self.screen, BreakGlassDialog | NoticeDialog):
+            return False
+        wedge = self.services.wedge
+        if event.key == "enter":
+            if not wedge.pending:
+                return False
+            char = "\r"
+        elif event.is_printable and event.character is not None:
+            char = event.character
+        else:
+            return False
+        self._wedge_runs(wedge.feed(char, event.time))
+        return True
+
+    def _poll_wedge(self) -> None:
+        if self.services.wedge.pending:
+            self._wedge_runs(self.services.wedge.poll(monotonic()))
+
+    def _wedge_runs(self, runs: Sequence[WedgeRun]) -> None:
+        for run in runs:
+            if run.kind == "scan":
+                self.post_message(ScanTextReceived(run.text, "wedge"))
+            elif isinstance(self.screen, SearchScreen):
+                self.screen.take_typed(run.text)
+            elif run.text.strip():
+                # A person typing on a screen without a field: they want to enter a number by hand.
+                self.push_screen(SearchScreen(self.context, code=run.text.strip()))
+
+    def _reset_when_idle(self) -> None:
+        if monotonic() - self.last_input < self.settings.idle_reset_seconds:
+            return
+        waiting = self._waiting_screen()
+        if len(self.screen_stack) > 1 or waiting.progress.has_class("-running") or waiting.has_notice:
+            self.action_start_over()
+
+    # -- actions ---------------------------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        if not isinstance(self.screen, SearchScreen):
+            self.push_screen(SearchScreen(self.context))
+
+    def action_admin(self) -> None:
+        if not isinstance(self.screen, AdminScreen):
+            self.push_screen(AdminScreen(self.context, self._admin_rows, self.activity.per_hour))
+
+    def action_go_back(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_start_over(self) -> None:
+        """Forget the patient: cancel lookups, clear every screen above the start, clear what it showed."""
+        self._generation += 1
+        self.workers.cancel_group(self, "lookup")
+        self.clear_notifications()
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.services.wedge.poll(monotonic() + 3600.0)  # decide and drop whatever keys were pending
+        waiting = self._waiting_screen()
+        waiting.set_notice("")
+        waiting.progress.clear()
+
+    async def action_toggle_language(self) -> None:
+        self.t.toggle()
+        if isinstance(self.screen, KioskScreen):
+            await self.screen.relabel()
+
+    # -- scans and searches -------------------------------------------------------------------------------------
+
+    @on(ScanTextReceived)
+    def _read_scan(self, message: ScanTextReceived) -> None:
+        try:
+            scan = self.services.reader.read(message.text, decoder=message.decoder)
+        except ValueError as exc:
+            log.info("unreadable scan: %s", type(exc).__name__)
+            self.post_message(ScanUnreadable("scan.unreadable"))
+            return
+        if scan.kind is ScanKind.UNKNOWN and not scan.identifiers:
+            self.post_message(ScanUnreadable("scan.unknown"))
+            return
+        self.post_message(ScanReceived(scan))
+
+    @on(ScanUnreadable)
+    def _scan_unreadable(self, message: ScanUnreadable) -> None:
+        self._waiting_screen().set_notice(self.t(message.reason))
+        self.notify(self.t(message.reason), severity="warning", timeout=4)
+
+    @on(ScanReceived)
+    def _scan_received(self, message: ScanReceived) -> None:
+        for warning in message.scan.warnings:
+            self.notify(warning, severity="warning", timeout=6)
+        self._keep_candidates = False
+        scan = message.scan
+        self._start_lookup("lookup-scan", lambda progress: self.services.lookup.by_scan(scan, progress=progress))
+
+    @on(SearchRequested)
+    def _search_requested(self, message: SearchRequested) -> None:
+        self._keep_candidates = False
+        query = message.query
+        self._start_lookup(
+            "lookup-search", lambda progress: self.services.lookup.by_demographics(query, progress=progress)
+        )
+
+    @on(CandidateChosen)
+    def _candidate_chosen(self, message: CandidateChosen) -> None:
+        self._keep_candidates = True
+        chosen = message.patient_id
+        self._start_lookup(
+            "open-patient", lambda progress: self.services.lookup.open_patient(chosen, progress=progress)
+        )
+
+    @on(BreakGlassRequested)
+    def _break_glass(self, message: BreakGlassRequested) -> None:
+        self._keep_candidates = True
+        patient, reason = message.patient_id, message.reason
+        self._start_lookup(
+            "break-glass", lambda progress: self.services.lookup.break_glass(patient, reason, progress=progress)
+        )
+
+    # -- the lookup worker --------------------------------------------------------------------------------------
+
+    def _start_lookup(self, name: str, call: Callable[[ProgressSink], Awaitable[LookupOutcome]]) -> None:
+        self._generation += 1
+        self._screen_progress().begin()
+        self.run_worker(
+            self._lookup(call, self._generation), name=name, group="lookup", exclusive=True, exit_on_error=False
+        )
+
+    async def _lookup(self, call: Callable[[ProgressSink], Awaitable[LookupOutcome]], generation: int) -> None:
+        try:
+            outcome = await call(self._post_step)
+        except Exception as exc:  # the service should not raise; if it does the clerk reads a notice, not a trace
+            log.error("lookup failed: %s", type(exc).__name__)
+            self.post_message(LookupFailed("error.unexpected", generation))
+            return
+        self.post_message(LookupFinished(outcome, generation))
+
+    def _post_step(self, step: LookupStepView) -> None:
+        self.post_message(LookupProgressed(step))
+
+    @on(LookupProgressed)
+    def _progressed(self, message: LookupProgressed) -> None:
+        self._screen_progress().advance(message.step)
+
+    @on(LookupFailed)
+    def _failed(self, message: LookupFailed) -> None:
+        if message.generation not in (0, self._generation):
+            return
+        self._screen_progress().clear()
+        self._notice("error.title", message.key)
+
+    @on(LookupFinished)
+    async def _finished(self, message: LookupFinished) -> None:
+        if message.generation != self._generation:
+            return
+        self._screen_progress().clear()
+        self.activity.record()
+        self._deliver_outbox()
+        step = next_step(self.context, message.outcome, self.services.lookup)
+        if isinstance(step, ShowScreen):
+            self._show(step.screen)
+        elif isinstance(step, AskBreakGlass):
+            self._consent_patient = step.patient_id
+            self.push_screen(BreakGlassDialog(self.t), self._break_glass_reason)
+        else:
+            self._notice(step.title_key, step.body_key, detail=step.detail)
+
+    def _break_glass_reason(self, reason: str | None) -> None:
+        if reason and self._consent_patient is not None:
+            self.post_message(BreakGlassRequested(self._consent_patient, reason))
+        self._consent_patient = None
+
+    def _show(self, screen: KioskScreen) -> None:
+        """Replace the previous result (keeping the candidate list when the clerk chose from it) with `screen`."""
+        keep = (SearchScreen, CandidatesScreen) if self._keep_candidates else (SearchScreen,)
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, keep):
+            self.pop_screen()
+        self._waiting_screen().set_notice("")
+        self.push_screen(screen)
+
+    def _notice(self, title_key: str, body_key: str, *, detail: str | None = None) -> None:
+        self.push_screen(NoticeDialog(self.t, self.t(title_key), self.t(body_key), detail=detail))
+
+    # -- camera and admin ---------------------------------------------------------------------------------------
+
+    @on(CameraStatusChanged)
+    def _camera_status(self, message: CameraStatusChanged) -> None:
+        self._waiting_screen().set_camera(message.status)
+
+    async def _admin_rows(self) -> KeyRows:
+        return await kiosk_state(self.settings, self.services, self.t, len(self.activity))
+
+    # -- helpers ------------------------------------------------------------------------------------------------
+
+    def _waiting_screen(self) -> WaitingScreen:
+        screen = self.screen_stack[0]
+        assert isinstance(screen, WaitingScreen)
+        return screen
+
+    def _screen_progress(self) -> LookupProgress:
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, KioskScreen):
+                return screen.progress
+        return self._waiting_screen().progress

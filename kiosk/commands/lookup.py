@@ -1,0 +1,189 @@
+"""`kiosk lookup`: one lookup from the command line, by identifier, by a scanned code's text, or by demographics.
+
+With `--json` it prints one object: `status` (found | candidates | not-found | consent-required | offline), `source`
+(network | cache), `age_seconds`, `patient`, `candidates`, `summary` (its sections, and `documents` with each one's
+facility, type, date and signature status), plus `message` saying why a lookup ended as it did. A lookup that ends
+in a fault of the server is still an answer (exit 0); only unusable input or settings are errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import sys
+from typing import Any
+
+from kiosk.output import CommandError, emit
+from kiosk.settings import Mode, Settings, load_settings
+from lookup.model import Demographics, Identifier, LookupOutcome, LookupStatus, ScanResult, Sex
+
+FLUSH_TIMEOUT_S = 3.0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("lookup", help="find a patient and their verified summary")
+    what = p.add_argument_group("what to look up (one of)")
+    what.add_argument("--identifier", metavar="SYSTEM|VALUE", help="an identifier token, e.g. a CCCD number")
+    what.add_argument("--qr-text", metavar="TEXT", help="the text of a scanned code (CCCD, BHYT, shc:/, shlink:/)")
+    what.add_argument("--patient-id", metavar="ID", help="open a patient chosen among candidates")
+    who = p.add_argument_group("or demographics")
+    who.add_argument("--family")
+    who.add_argument("--middle")
+    who.add_argument("--given")
+    who.add_argument("--birthdate", metavar="YYYY-MM-DD")
+    who.add_argument("--birth-year", type=int, metavar="YYYY")
+    who.add_argument("--gender", choices=[s.value for s in Sex])
+    who.add_argument("--province")
+    who.add_argument("--phone")
+    p.add_argument("--break-glass", metavar="REASON", help="open the records without consent, for this reason")
+    p.add_argument("--passcode", help="the patient's passcode of a SMART Health Link")
+    p.add_argument("--server", help="FHIR base URL (default: KIOSK_SERVER)")
+    p.add_argument("--mode", choices=[m.value for m in Mode])
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds per request (default 5)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the offline cache")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _demographics(args: argparse.Namespace) -> Demographics | None:
+    fields: dict[str, Any] = {
+        "family": args.family,
+        "middle": args.middle,
+        "given": args.given,
+        "birth_year": args.birth_year,
+        "sex": Sex(args.gender) if args.gender else None,
+        "province": args.province,
+        "phone": args.phone,
+    }
+    if args.birthdate:
+        try:
+            fields["birth_date"] = dt.date.fromisoformat(args.birthdate)
+        except ValueError:
+            raise CommandError("--birthdate must be written YYYY-MM-DD") from None
+    fields = {k: v for k, v in fields.items() if v is not None}
+    return Demographics(**fields) if fields else None
+
+
+def outcome_json(outcome: LookupOutcome) -> dict[str, Any]:
+    """The command's JSON shape for one outcome."""
+    data = outcome.model_dump(mode="json")
+    summary = data.get("summary")
+    if summary is not None:
+        summary.pop("patient", None)
+        summary["documents"] = [
+            {
+                "facility": d["facility_name"] or d["facility_code"],
+                "type": d["type"],
+                "date": d["date"],
+                "signature": d["signature"]["status"],
+            }
+            for d in summary["documents"]
+        ]
+    candidates = [
+        {"patient": c["patient"], "score": c["score"], "grade": c["grade"], "agreements": c["agreements"]}
+        for c in data["candidates"]
+    ]
+    return {
+        "status": data["status"],
+        "source": data["source"],
+        "age_seconds": data["age_seconds"],
+        "patient": data["patient"],
+        "candidates": candidates,
+        "summary": summary,
+        "message": data["message"],
+    }
+
+
+def _plain(outcome: LookupOutcome) -> str:
+    lines = [f"{outcome.status.value} ({outcome.source.value})"]
+    if outcome.age_seconds is not None:
+        lines[0] += f", {outcome.age_seconds:.0f} s old"
+    if outcome.message:
+        lines.append(outcome.message)
+    if outcome.patient is not None:
+        lines.append(f"patient {outcome.patient.id}: {outcome.patient.demographics.full_name}")
+    for c in outcome.candidates:
+        lines.append(f"  {c.score:.3f} {c.grade.value:<13} {c.patient.id} {c.patient.demographics.full_name}")
+    if outcome.summary is not None:
+        for d in outcome.summary.documents:
+            lines.append(
+                f"  {d.date or '?'} {d.type.value:<8} {d.facility_name or d.facility_code} {d.signature.status}"
+            )
+    return "\n".join(lines)
+
+
+def _scan(settings: Settings, text: str, trust: Any) -> ScanResult:
+    from lookup.identifiers import IdentifierSystems
+    from scanners.payloads import interpret
+
+    return interpret(
+        text, format="text", decoder="paste", trust=trust, systems=IdentifierSystems(settings.identifier_systems)
+    )
+
+
+async def _lookup(args: argparse.Namespace, settings: Settings) -> LookupOutcome:
+    from kiosk.wiring import load_trust, open_cache
+    from lookup.config import ServerConfig
+    from lookup.identifiers import IdentifierSystems
+    from lookup.service import LookupService
+
+    if settings.server is None:
+        raise CommandError("no server configured: set KIOSK_SERVER or pass --server")
+    trust = load_trust(settings)
+    cache = None if args.no_cache else open_cache(settings)
+    config = ServerConfig(
+        base_url=str(settings.server),
+        client_id=settings.client_id,
+        client_secret=settings.client_secret.get_secret_value() if settings.client_secret else None,
+        mode=settings.mode.value,
+        timeout_s=args.timeout,
+        facility_code=settings.facility_code,
+    )
+    service = LookupService(
+        config,
+        trust=trust,
+        cache=cache.records if cache is not None else None,
+        outbox=cache.outbox if cache is not None else None,
+        systems=IdentifierSystems(settings.identifier_systems),
+    )
+    try:
+        query = _demographics(args)
+        if args.patient_id:
+            outcome = await service.open_patient(args.patient_id)
+        elif args.identifier:
+            try:
+                identifier = Identifier.parse_token(args.identifier)
+            except ValueError as exc:
+                raise CommandError(f"--identifier: {exc}") from None
+            outcome = await service.by_identifier(identifier)
+        elif args.qr_text:
+            scan = _scan(settings, args.qr_text, trust)
+            if scan.kind.value == "shl":
+                outcome = await service.by_link(scan.text, passcode=args.passcode)
+            else:
+                outcome = await service.by_scan(scan)
+        elif query is not None:
+            outcome = await service.by_demographics(query)
+        else:
+            raise CommandError("give --identifier, --qr-text, --patient-id or demographics (--family, --given ...)")
+        if args.break_glass and outcome.status is LookupStatus.CONSENT_REQUIRED and outcome.patient is not None:
+            outcome = await service.break_glass(outcome.patient.id, args.break_glass)
+        # An audit that cannot go out now stays queued in the cache's outbox for the next flush.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(service.flush_outbox(), FLUSH_TIMEOUT_S)
+        return outcome
+    finally:
+        await service.aclose()
+        if cache is not None:
+            cache.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(server=args.server, mode=Mode(args.mode) if args.mode else None)
+    outcome = asyncio.run(_lookup(args, settings))
+    if args.json:
+        emit(outcome_json(outcome))
+    else:
+        sys.stdout.write(_plain(outcome) + "\n")
+    return 0

@@ -1,0 +1,1 @@
+"""Small modal screens the kiosk reuses: a notice and the break-glass reason."""

@@ -1,0 +1,112 @@
+"""The admin screen: server, trust list, cache and outbox states, and lookups per hour. No patient data."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import ClassVar
+
+from rich.table import Table
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Static
+
+from kiosk.data.ports import KeyRows, KioskServices
+from kiosk.i18n import Translator
+from kiosk.screens.base import KioskScreen
+from kiosk.settings import Settings
+from kiosk.widgets.chart import HourlyChart
+from kiosk.widgets.context import KioskContext
+
+log = logging.getLogger(__name__)
+
+AdminRows = Callable[[], Awaitable[KeyRows]]
+"""Reads the current state as (label key, value) rows; values never hold patient data."""
+
+
+class AdminScreen(KioskScreen):
+    """The state of this kiosk at a glance, refreshed on demand."""
+
+    HINT_KEYS = ("hint.back", "hint.lang")
+    BINDINGS: ClassVar[list[BindingType]] = [("escape", "app.go_back", "back"), ("f5", "refresh", "refresh")]
+
+    def __init__(self, context: KioskContext, rows: AdminRows, per_hour: Callable[[], Sequence[int]]) -> None:
+        super().__init__(context)
+        self._rows = rows
+        self._per_hour = per_hour
+        self._shown: KeyRows = ()
+
+    def compose_body(self) -> ComposeResult:
+        t = self.context.t
+        yield Static(t("admin.title"), classes="headline")
+        with VerticalScroll():
+            yield Static(self._table(), id="state")
+            yield HourlyChart(self._per_hour(), caption=t("admin.per-hour"), id="chart")
+        with Horizontal(classes="actions"):
+            yield Button(t("admin.refresh"), id="refresh", variant="primary")
+            yield Button(t("action.back"), id="back")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.action_refresh()
+
+    def _table(self) -> Table:
+        t = self.context.t
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        for key, value in self._shown or ((("admin.loading", "")),):
+            table.add_row(t(key) if t.has(key) else key, value)
+        return table
+
+    def action_refresh(self) -> None:
+        self.run_worker(self._load(), name="admin-status", group="admin", exclusive=True, exit_on_error=False)
+
+    async def _load(self) -> None:
+        try:
+            self._shown = await self._rows()
+        except Exception as exc:  # the admin screen must show what broke, not crash
+            log.warning("admin state unavailable: %s", type(exc).__name__)
+            self._shown = (("admin.error", type(exc).__name__),)
+        self.query_one("#state", Static).update(self._table())
+        chart = self.query_one("#chart", HourlyChart)
+        chart.update(HourlyChart.draw(self._per_hour(), caption=self.context.t("admin.per-hour")))
+
+    @on(Button.Pressed, "#refresh")
+    def _refresh_pressed(self) -> None:
+        self.action_refresh()
+
+    @on(Button.Pressed, "#back")
+    async def _back(self) -> None:
+        await self.run_action("app.go_back")
+
+
+async def kiosk_state(settings: Settings, services: KioskServices, t: Translator, lookups: int) -> KeyRows:
+    """The admin screen's rows: server, trust list, outbox and cache figures; never patient data."""
+    status = await services.lookup.status()
+    rows: list[tuple[str, str]] = [
+        ("admin.server", str(settings.server or "—")),
+        ("admin.online", t("admin.yes") if status.online else t("admin.no")),
+        ("admin.last-error", status.last_error or "—"),
+        ("admin.breaker", status.breaker),
+        ("admin.outbox", t("admin.outbox-counts", queued=status.outbox_queued, delivered=status.outbox_delivered)),
+        ("admin.mode", t(f"mode.{settings.mode.value}")),
+        ("admin.trust", f"{services.trust.source} ({len(services.trust)})"),
+    ]
+    stats = services.cache.stats() if services.cache is not None else None
+    if stats is None:
+        rows.append(("admin.cache", t("admin.cache-none")))
+    else:
+        fields = stats.model_dump(mode="json") if hasattr(stats, "model_dump") else vars(stats)
+        rows.extend((f"{t('admin.cache')}: {name}", _plain(value)) for name, value in fields.items())
+    rows.append(("admin.lookups", str(lookups)))
+    return rows
+
+
+def _plain(value: object) -> str:
+    """A cache or outbox figure as one short line."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    return "—" if value is None else str(value)

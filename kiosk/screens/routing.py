@@ -1,0 +1,60 @@
+"""What the kiosk shows after a lookup, by outcome and mode: one decision table, kept apart from the app's wiring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiosk.data.ports import PatientLookup
+from kiosk.screens.base import KioskScreen
+from kiosk.screens.candidates import CandidatesScreen
+from kiosk.screens.summary import SummaryScreen
+from kiosk.screens.visit import VisitScreen
+from kiosk.settings import Mode
+from kiosk.widgets.context import KioskContext
+from lookup.model import LookupOutcome, LookupStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ShowScreen:
+    """Open this screen in place of the previous result."""
+
+    screen: KioskScreen
+
+
+@dataclass(frozen=True, slots=True)
+class ShowNotice:
+    """Tell the clerk why nothing opened, in catalogue words, with the service's own sentence as detail."""
+
+    title_key: str
+    body_key: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AskBreakGlass:
+    """Consent is missing and this is the ER: offer emergency access to this patient."""
+
+    patient_id: str
+
+
+NextStep = ShowScreen | ShowNotice | AskBreakGlass
+
+
+def next_step(context: KioskContext, outcome: LookupOutcome, lookup: PatientLookup) -> NextStep:
+    """ER opens the summary (or asks to break the glass); reception and lobby open the visit (check-in) screen.
+    The lobby never lists candidates: a patient must not browse other people, so reception helps instead."""
+    patient = outcome.patient or (outcome.summary.patient if outcome.summary else None)
+    status = outcome.status
+    if status is LookupStatus.CANDIDATES:
+        if context.lobby:
+            return ShowNotice("lobby.ask-reception.title", "lobby.ask-reception")
+        return ShowScreen(CandidatesScreen(context, outcome.candidates))
+    if status in (LookupStatus.FOUND, LookupStatus.CONSENT_REQUIRED) and patient is not None:
+        if context.mode is not Mode.ER:
+            return ShowScreen(VisitScreen(context, outcome, patient, lookup))
+        if status is LookupStatus.CONSENT_REQUIRED:
+            return AskBreakGlass(patient.id)
+        return ShowScreen(SummaryScreen(context, outcome, patient))
+    if status is LookupStatus.OFFLINE:
+        return ShowNotice("offline.title", "offline.body", outcome.message)
+    return ShowNotice("notfound.title", "notfound.body", outcome.message)

@@ -1,0 +1,161 @@
+"""Reception and lobby: who arrived, today's appointments with a check-in button each, and (reception) referrals."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Button, Static
+
+from kiosk.data.ports import CheckInView, PatientLookup
+from kiosk.screens.base import KioskScreen
+from kiosk.screens.summary import outcome_warnings
+from kiosk.widgets.context import KioskContext
+from kiosk.widgets.messages import AppointmentsLoaded, CheckInFinished
+from kiosk.widgets.patient import PatientCard
+from kiosk.widgets.sections import Section, SectionList, referral_rows
+from lookup.model import Appointment, LookupOutcome, LookupStatus, PatientRecord
+
+_CHECKED_IN = {"arrived", "checked-in", "fulfilled"}
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckInFailure:
+    """What the screen shows when the service could not even answer a check-in."""
+
+    status: str = "failed"
+    message: str = ""
+
+
+_FAILED = _CheckInFailure()
+
+
+class VisitScreen(KioskScreen):
+    """Check-in for a patient who was identified; in the lobby with large buttons and nothing clinical."""
+
+    HINT_KEYS = ("hint.new", "hint.lang")
+    BINDINGS: ClassVar[list[BindingType]] = [("escape", "app.start_over", "new")]
+
+    def __init__(
+        self,
+        context: KioskContext,
+        outcome: LookupOutcome,
+        patient: PatientRecord,
+        lookup: PatientLookup,
+        *,
+        appointments: list[Appointment] | None = None,
+    ) -> None:
+        super().__init__(context)
+        self.outcome = outcome
+        self.patient = patient
+        self.appointments = appointments
+        """Today's appointments; None until loaded (given up front, they are not asked of the server)."""
+        self._lookup = lookup
+        self._results: dict[str, str] = {}
+
+    def hint_keys(self) -> tuple[str, ...]:
+        return ("hint.lang",) if self.context.lobby else self.HINT_KEYS
+
+    def banner_lines(self) -> tuple[list[str], bool]:
+        lines, danger = outcome_warnings(self.context, self.outcome)
+        if self.outcome.status is LookupStatus.CONSENT_REQUIRED and not self.context.lobby:
+            lines.append(self.context.t("visit.consent-required"))
+        return lines, danger
+
+    def compose_body(self) -> ComposeResult:
+        t = self.context.t
+        yield Static(t("visit.welcome-lobby" if self.context.lobby else "visit.title"), classes="headline")
+        yield PatientCard(self.context, self.patient, id="patient")
+        with VerticalScroll(id="visit"):
+            yield Static(t("visit.appointments"), classes="section-title")
+            yield Vertical(*self._appointment_rows(), id="appointments")
+            summary = self.outcome.summary
+            if not self.context.lobby and summary is not None:
+                title = self.context.t("summary.referrals")
+                yield SectionList(self.context, [Section(title, referral_rows(summary.referrals))])
+        with Horizontal(classes="actions"):
+            yield Button(t("action.done"), id="done", variant="primary")
+
+    def _appointment_rows(self) -> list[Widget]:
+        t = self.context.t
+        if self.appointments is None:
+            return [Static(t("visit.loading"), classes="explain")]
+        if not self.appointments:
+            return [Static(t("visit.none-today"), classes="explain")]
+        rows: list[Widget] = []
+        for position, appointment in enumerate(self.appointments):
+            when = appointment.start.strftime("%H:%M")
+            place = appointment.facility_name or ""
+            what = Static(f"{when}  {appointment.description}  {place}", classes="what")
+            result = self._results.get(appointment.id)
+            if result is None and appointment.status in _CHECKED_IN:
+                result = "checked-in"
+            action: Widget
+            if result is not None:
+                action = Static(t(f"checkin.{result}"), classes="checkin-result")
+            else:
+                action = Button(t("checkin.button"), id=f"checkin-{position}", classes="checkin", variant="success")
+            rows.append(Horizontal(what, action, classes="appointment"))
+        return rows
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self.appointments is None:
+            self.run_worker(self._load_appointments(), name="appointments-today", group="visit", exclusive=True)
+
+    async def _load_appointments(self) -> None:
+        try:
+            appointments = await self._lookup.appointments_today(self.patient.id)
+        except Exception as exc:  # the service should answer; if not, the patient reads "no appointment"
+            log.error("appointments failed: %s", type(exc).__name__)
+            appointments = []
+        self.post_message(AppointmentsLoaded(self.patient.id, appointments))
+
+    @on(AppointmentsLoaded)
+    async def _appointments_loaded(self, message: AppointmentsLoaded) -> None:
+        await self.show_appointments(message.appointments)
+
+    async def _check_in(self, appointment_id: str) -> None:
+        try:
+            result: CheckInView = await self._lookup.check_in(appointment_id)
+        except Exception as exc:
+            log.error("check-in failed: %s", type(exc).__name__)
+            self.post_message(CheckInFinished(appointment_id, _FAILED))
+            return
+        self.post_message(CheckInFinished(appointment_id, result))
+
+    @on(CheckInFinished)
+    async def _checked_in(self, message: CheckInFinished) -> None:
+        await self.show_check_in(message.appointment_id, message.result.status)
+
+    async def show_appointments(self, appointments: list[Appointment]) -> None:
+        self.appointments = appointments
+        await self._redraw_appointments()
+
+    async def show_check_in(self, appointment_id: str, status: str) -> None:
+        self._results[appointment_id] = status if status in ("checked-in", "queued") else "failed"
+        await self._redraw_appointments()
+
+    async def _redraw_appointments(self) -> None:
+        box = self.query_one("#appointments", Vertical)
+        await box.remove_children()
+        await box.mount_all(self._appointment_rows())
+
+    @on(Button.Pressed, ".checkin")
+    def _check_in_pressed(self, event: Button.Pressed) -> None:
+        position = int((event.button.id or "-1").rsplit("-", 1)[-1])
+        if self.appointments is not None and 0 <= position < len(self.appointments):
+            event.button.disabled = True
+            appointment_id = self.appointments[position].id
+            self.run_worker(self._check_in(appointment_id), name="check-in", group="checkin", exit_on_error=False)
+
+    @on(Button.Pressed, "#done")
+    async def _done(self) -> None:
+        await self.run_action("app.start_over")

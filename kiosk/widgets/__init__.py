@@ -1,0 +1,1 @@
+"""Reusable pieces of the kiosk's screens, grouped by feature."""

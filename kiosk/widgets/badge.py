@@ -1,0 +1,21 @@
+"""The signature badge shown beside every document and summary item."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from kiosk.i18n import Translator
+from lookup.model import SignatureStatus
+
+_LOOK: dict[SignatureStatus, tuple[str, str, str]] = {
+    SignatureStatus.VALID: ("✔", "sig.valid", "bold green"),
+    SignatureStatus.INVALID: ("✘", "sig.invalid", "bold white on red"),
+    SignatureStatus.UNKNOWN_SIGNER: ("?", "sig.unknown-signer", "bold yellow"),
+    SignatureStatus.UNSIGNED: ("–", "sig.unsigned", "bright_black"),
+}
+
+
+def signature_badge(t: Translator, status: SignatureStatus) -> Text:
+    """A short coloured label: valid, invalid (tampered), unknown signer, or unsigned."""
+    symbol, key, style = _LOOK[status]
+    return Text(f" {symbol} {t(key)} ", style=style)

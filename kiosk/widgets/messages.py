@@ -1,0 +1,117 @@
+"""The typed messages the app is built from: each user intent and each worker result is one of these.
+
+Screens post intents (a scan was read, a search was asked for, a candidate was chosen); the app starts the named
+worker for it; the worker posts its result back. Nothing else carries state between screens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from kiosk.data.ports import CheckInView, LookupStepView
+from lookup.model import Appointment, Demographics, Identifier, LookupOutcome, ScanResult
+
+
+@dataclass
+class ScanTextReceived(Message):
+    """Raw text from a wedge scanner, a paste or the typed-code field, before it is parsed."""
+
+    text: str
+    decoder: str
+
+
+@dataclass
+class ScanReceived(Message):
+    """A parsed code, from any source (wedge, camera, typed)."""
+
+    scan: ScanResult
+
+
+@dataclass
+class ScanUnreadable(Message):
+    """Text that was no code the kiosk knows; `reason` holds no patient data."""
+
+    reason: str
+
+
+@dataclass
+class CameraStatusChanged(Message):
+    """The camera thread's state: `off`, `starting`, `ready` or `failed`."""
+
+    status: str
+
+
+@dataclass
+class SearchRequested(Message):
+    """The clerk asked for a demographic search."""
+
+    query: Demographics
+
+
+@dataclass
+class IdentifierRequested(Message):
+    """A typed identifier number, already shaped into an `Identifier`."""
+
+    identifier: Identifier
+
+
+@dataclass
+class CandidateChosen(Message):
+    """The clerk explicitly chose one candidate."""
+
+    patient_id: str
+
+
+@dataclass
+class BreakGlassRequested(Message):
+    """Emergency access without consent, with the reason the clerk gave."""
+
+    patient_id: str
+    reason: str
+
+
+@dataclass
+class LookupProgressed(Message):
+    """One named step of the running lookup started, finished or failed."""
+
+    step: LookupStepView
+
+
+@dataclass
+class LookupFinished(Message):
+    """A lookup ended with an outcome (which may itself be `offline` or `not-found`)."""
+
+    outcome: LookupOutcome
+    generation: int = 0
+    """Which lookup this answers; an answer to a lookup the screen has since moved past is dropped."""
+
+
+@dataclass
+class LookupFailed(Message):
+    """A lookup ended without an outcome; `key` names the catalogue message to show."""
+
+    key: str
+    generation: int = 0
+
+
+@dataclass
+class AppointmentsLoaded(Message):
+    """Today's appointments of the patient on screen."""
+
+    patient_id: str
+    appointments: list[Appointment]
+
+
+@dataclass
+class CheckInFinished(Message):
+    """The server's (or the outbox's) answer to a check-in."""
+
+    appointment_id: str
+    result: CheckInView
+
+
+@dataclass
+class StartOver(Message):
+    """Go back to the waiting screen, forgetting the patient."""

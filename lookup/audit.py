@@ -1,0 +1,109 @@
+"""The kiosk's own audit trail: one FHIR AuditEvent per lookup, delivered by an idempotent `PUT AuditEvent/{uuid}`.
+
+The uuid is made once, when the event is built, so a retry or a second delivery from the outbox replaces the same
+resource on the server instead of adding one. Events say who asked (the kiosk's client id and mode), about whom (a
+Patient reference, never a name or number), why (ETREAT or BTG with the reason) and how it ended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+AUDIT_KIND = "audit"
+CHECK_IN_KIND = "check-in"
+
+Action = Literal["lookup", "search", "open", "break-glass", "check-in", "shl"]
+Result = Literal["success", "not-found", "consent-required", "failed", "offline"]
+_OUTCOME_CODE = {"success": "0", "not-found": "0", "consent-required": "4", "offline": "8", "failed": "8"}
+_SUBTYPE = {
+    "lookup": ("search", "search"),
+    "search": ("search", "search"),
+    "open": ("read", "read"),
+    "break-glass": ("read", "read"),
+    "check-in": ("update", "update"),
+    "shl": ("read", "read"),
+}
+
+
+class Delivery(BaseModel):
+    """One message of the outbox: the idempotent request that delivers it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: Literal["PUT"] = "PUT"
+    path: str
+    body: dict[str, Any]
+
+    def encode(self) -> bytes:
+        return orjson.dumps(self.model_dump())
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Delivery:
+        return cls.model_validate(orjson.loads(payload))
+
+
+def audit_event(
+    *,
+    action: Action,
+    result: Result,
+    client_id: str | None,
+    mode: str,
+    patient_id: str | None = None,
+    break_glass: bool = False,
+    reason: str | None = None,
+    event_id: str | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """An R4 AuditEvent for one kiosk action."""
+    event_id = event_id or str(uuid.uuid4())
+    recorded = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="milliseconds")
+    code, display = _SUBTYPE[action]
+    purpose = "BTG" if break_glass else "ETREAT"
+    agent: dict[str, Any] = {
+        "type": {
+            "coding": [
+                {
+                    "system": "http://dicom.nema.org/resources/ontology/DCM",
+                    "code": "110153",
+                    "display": "Source Role ID",
+                }
+            ]
+        },
+        "who": {"identifier": {"system": "urn:kiosk:client", "value": client_id or "anonymous-kiosk"}},
+        "requestor": True,
+        "purposeOfUse": [{"coding": [{"system": PURPOSE_SYSTEM, "code": purpose}]}],
+    }
+    event: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "id": event_id,
+        "type": {
+            "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
+            "code": "rest",
+            "display": "RESTful Operation",
+        },
+        "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": code, "display": display}],
+        "action": "R" if action != "check-in" else "U",
+        "recorded": recorded,
+        "outcome": _OUTCOME_CODE[result],
+        "outcomeDesc": f"{action}: {result}",
+        "purposeOfEvent": [{"coding": [{"system": PURPOSE_SYSTEM, "code": purpose}]}],
+        "agent": [agent],
+        "source": {"observer": {"display": f"kiosk ({mode})"}, "type": [{"code": "1", "display": "User Device"}]},
+    }
+    if patient_id is not None:
+        event["entity"] = [
+            {"what": {"reference": f"Patient/{patient_id}"}, "role": {"code": "1", "display": "Patient"}}
+        ]
+    if break_glass and reason:
+        agent["extension"] = [{"url": "urn:kiosk:break-glass-reason", "valueString": reason}]
+    return event
+
+
+def audit_delivery(event: dict[str, Any]) -> Delivery:
+    return Delivery(path=f"AuditEvent/{event['id']}", body=event)

@@ -1,0 +1,105 @@
+"""The ways a FHIR server can fail a request, as one exception type the lookup service turns into outcomes.
+
+Each kind has its own plain sentence, so the clerk (and a test) can tell a dead server from a busy one, a hanging one
+from one that sent half an answer. No text here ever carries patient data: only status codes, durations and kinds.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class FaultKind(StrEnum):
+    """Why a request failed."""
+
+    UNREACHABLE = "unreachable"
+    TIMEOUT = "timeout"
+    CIRCUIT_OPEN = "circuit-open"
+    SERVER_ERROR = "server-error"
+    RATE_LIMITED = "rate-limited"
+    TRUNCATED = "truncated"
+    INVALID_JSON = "invalid-json"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    CONSENT_REQUIRED = "consent-required"
+    NOT_FOUND = "not-found"
+    NOT_SUPPORTED = "not-supported"
+    BAD_REQUEST = "bad-request"
+
+
+OFFLINE_KINDS = frozenset(
+    {
+        FaultKind.UNREACHABLE,
+        FaultKind.TIMEOUT,
+        FaultKind.CIRCUIT_OPEN,
+        FaultKind.SERVER_ERROR,
+        FaultKind.RATE_LIMITED,
+        FaultKind.TRUNCATED,
+        FaultKind.INVALID_JSON,
+    }
+)
+"""Faults after which the server cannot give an answer now, so the cache is asked instead."""
+
+RETRYABLE_KINDS = frozenset({FaultKind.SERVER_ERROR, FaultKind.RATE_LIMITED, FaultKind.TRUNCATED})
+"""Faults worth one more try of an idempotent call. A timeout is not (the server already cost its whole budget),
+nor a refused connection (the server is down: the circuit opens and the cache answers)."""
+
+
+class FhirError(Exception):
+    """A request to the FHIR server did not give a usable answer."""
+
+    def __init__(
+        self,
+        kind: FaultKind,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        timeout_s: float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.status = status
+        self.retry_after = retry_after
+        self.timeout_s = timeout_s
+        self.detail = detail
+        super().__init__(self.describe())
+
+    @property
+    def offline(self) -> bool:
+        """Whether the server is, for now, unable to answer (as opposed to answering no)."""
+        return self.kind in OFFLINE_KINDS
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE_KINDS
+
+    def describe(self) -> str:
+        """One plain sentence for the clerk and the log."""
+        k = self.kind
+        if k is FaultKind.UNREACHABLE:
+            return "the server cannot be reached (connection refused or reset)"
+        if k is FaultKind.TIMEOUT:
+            within = f" within {self.timeout_s:g} s" if self.timeout_s is not None else " in time"
+            return f"the server did not answer{within}"
+        if k is FaultKind.CIRCUIT_OPEN:
+            return "the server failed moments ago; not asked again until it recovers"
+        if k is FaultKind.SERVER_ERROR:
+            return f"the server failed (HTTP {self.status})"
+        if k is FaultKind.RATE_LIMITED:
+            after = f"; retry after {self.retry_after:g} s" if self.retry_after is not None else ""
+            return f"the server is busy (HTTP {self.status}){after}"
+        if k is FaultKind.TRUNCATED:
+            return "the server's answer was cut short (incomplete JSON)"
+        if k is FaultKind.INVALID_JSON:
+            return "the server's answer is not valid FHIR JSON"
+        if k is FaultKind.UNAUTHORIZED:
+            return "the server refused the kiosk's credentials"
+        if k is FaultKind.FORBIDDEN:
+            return "the server does not allow this kiosk to read that"
+        if k is FaultKind.CONSENT_REQUIRED:
+            return "the patient has not consented to sharing these records"
+        if k is FaultKind.NOT_FOUND:
+            return "the server has no such resource"
+        if k is FaultKind.NOT_SUPPORTED:
+            return "the server does not support this operation"
+        return f"the server rejected the request (HTTP {self.status})" + (f": {self.detail}" if self.detail else "")

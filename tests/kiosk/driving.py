@@ -1,0 +1,133 @@
+"""Driving the kiosk app as a clerk would, for the tests and the app benchmark.
+
+A keyboard-wedge scanner types a whole code in one burst; `wedge_scan` posts one key event per character with no
+pause between them (microseconds apart, as from a real scanner), then Enter, exactly where the terminal driver would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from textual import events
+from textual.app import App
+from textual.keys import _character_to_key
+from textual.pilot import Pilot
+
+from kiosk.settings import Mode, Settings, load_settings
+from lookup.model import Sex
+from lookup.sandbox.clinical import has_consent, has_documents
+from lookup.sandbox.config import SandboxConfig
+from lookup.sandbox.population import SyntheticPerson, generate_people
+from lookup.sandbox.runner import RunningSandbox, start_sandbox
+
+SEED = 20260314
+
+
+def cccd_qr_text(person: SyntheticPerson) -> str:
+    """The QR text a chip ID card of this synthetic person would carry (issue date fixed)."""
+    sex = "Nam" if person.sex is Sex.MALE else "Nữ"
+    return f"{person.cccd}||{person.full_name}|{person.birth_date:%d%m%Y}|{sex}|{person.address}|01072024"
+
+
+def people(population: int, seed: int = SEED) -> list[SyntheticPerson]:
+    return list(generate_people(population, seed))
+
+
+def with_records(population: int, *, consented: bool = True, seed: int = SEED) -> list[SyntheticPerson]:
+    """People who have shared documents, with (or without) consent to share them."""
+    share = SandboxConfig.model_fields["document_share"].default
+    return [
+        p
+        for p in people(population, seed)
+        if has_documents(p.index, seed, share) and has_consent(p.index, seed) is consented
+    ]
+
+
+@contextlib.contextmanager
+def sandbox(population: int, seed: int = SEED, **switches: bool) -> Iterator[RunningSandbox]:
+    """A sandbox with demo clients on a free loopback port, its database in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="kiosk-test-") as folder:
+        config = SandboxConfig(
+            db_path=Path(folder) / "sandbox.db", demo_clients=True, population=population, seed=seed, **switches
+        )
+        with start_sandbox(config) as running:
+            # The sandbox builds its matching engine in a background thread; measure and test once it is built,
+            # not while it competes for the same two cores.
+            if running.state.matching is not None:
+                running.state.matching.wait_ready(timeout=120)
+            yield running
+
+
+def settings_for(running: RunningSandbox, mode: Mode, cache_dir: Path, **extra: object) -> Settings:
+    client = f"demo-{mode.value}"
+    return load_settings(
+        server=running.base_url,
+        client_id=client,
+        client_secret=client,
+        trust_list=running.trust_list_path,
+        mode=mode,
+        cache_dir=cache_dir,
+        config_file=None,
+        **extra,
+    )
+
+
+def wedge_scan(app: App[Any], text: str) -> None:
+    """Type `text` and Enter as a wedge scanner does: one burst of key events."""
+    for char in text:
+        key = char if char.isalnum() else _character_to_key(char)
+        app.post_message(events.Key(key, char))
+    app.post_message(events.Key("enter", "\r"))
+
+
+async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool], within: float = 10.0) -> None:
+    """Let the app run until `condition()` holds; fails the test (AssertionError) after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        faults = getattr(pilot.app, "faults", [])
+        if faults:
+            raise AssertionError(f"the app met unexpected faults: {faults}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the app did not reach the expected state within {within} s")
+        await asyncio.sleep(0.005)
+    await pilot.pause()
+
+
+async def scan_latencies(population: int, scans: int) -> list[float]:
+    """Milliseconds from the first key of a wedge scan to the summary on screen, for `scans` different people."""
+    from kiosk.screens.summary import SummaryScreen
+    from kiosk.wiring import build_app
+
+    crowd = with_records(population)
+    step = max(1, len(crowd) // (scans + 1))
+    chosen = [crowd[i * step] for i in range(1, scans + 1)]
+    timings: list[float] = []
+    with sandbox(population) as running, tempfile.TemporaryDirectory() as cache:
+        app = build_app(settings_for(running, Mode.ER, Path(cache)))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            for person in chosen:
+                await pilot.press("ctrl+n")
+                await pilot.pause()
+                started = time.perf_counter()
+                wedge_scan(app, cccd_qr_text(person))
+
+                def shown(person_id: str = person.patient_id) -> bool:
+                    screen = app.screen
+                    return isinstance(screen, SummaryScreen) and screen.patient.id == person_id and screen.is_mounted
+
+                await wait_until(pilot, shown, within=15.0)
+                timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+if __name__ == "__main__":
+    found = asyncio.run(scan_latencies(300, 3))
+    print(f"median {statistics.median(found):.1f} ms over {len(found)} scans")
