@@ -89,9 +89,8 @@ def demo_hint(population: int, seed: int, share: float, folder: Path) -> DemoHin
 
 
 def run(args: argparse.Namespace) -> int:
-    from lookup.sandbox.runner import start_sandbox
-
     from lookup.sandbox.config import SandboxConfig
+    from lookup.sandbox.runner import start_sandbox
 
     if args.population < 1:
         raise CommandError("--population must be at least 1")
