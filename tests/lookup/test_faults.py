@@ -52,11 +52,11 @@ async def test_hanging_server_costs_one_timeout_then_the_circuit_answers_at_once
     first = time.perf_counter() - started
     assert outcome.status is LookupStatus.OFFLINE
     assert outcome.message == "the server did not answer within 0.4 s"
-    assert 0.35 < first < 1.5, "one timeout, not one per retry"
+    assert 0.35 < first < 3.0, "one timeout, not one per retry"
     started = time.perf_counter()
     second = await service.by_identifier(ID)
     assert second.status is LookupStatus.OFFLINE
-    assert time.perf_counter() - started < 0.05, "an open circuit does not wait again"
+    assert time.perf_counter() - started < 0.3, "an open circuit does not wait the 0.4 s timeout again"
 
 
 async def test_500_is_retried_then_reported(faulty: tuple[Faulty, str], make_service: ServiceFactory) -> None:
@@ -92,7 +92,7 @@ async def test_429_long_retry_after_is_busy_at_once(faulty: tuple[Faulty, str], 
     outcome = await service.by_identifier(ID)
     assert outcome.status is LookupStatus.OFFLINE
     assert outcome.message == "the server is busy (HTTP 429); retry after 120 s"
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 10, "did not wait the 120 s"
     asked = len(app.requests)
     again = await service.by_identifier(ID)
     assert again.status is LookupStatus.OFFLINE and len(app.requests) == asked, "not asked while it said to wait"

@@ -46,10 +46,10 @@ async def _recovered_without_loss(sandbox: RunningSandbox, proxy: FaultProxy, ki
     ("plan", "said", "ceiling_s"),
     [
         (FaultPlan(Fault.KILL, SUMMARY), "cut short", 5.0),
-        (FaultPlan(Fault.HANG, SUMMARY), "did not answer within 1 s", 4.0),
+        (FaultPlan(Fault.HANG, SUMMARY), "did not answer within 1 s", 8.0),
         (FaultPlan(Fault.STATUS, SUMMARY, status=500), "HTTP 500", 5.0),
-        (FaultPlan(Fault.STATUS, SUMMARY, status=429, retry_after="30"), "busy (HTTP 429); retry after 30 s", 2.0),
-        (FaultPlan(Fault.STATUS, SUMMARY, status=503, retry_after="120"), "busy (HTTP 503)", 2.0),
+        (FaultPlan(Fault.STATUS, SUMMARY, status=429, retry_after="30"), "busy (HTTP 429); retry after 30 s", 10.0),
+        (FaultPlan(Fault.STATUS, SUMMARY, status=503, retry_after="120"), "busy (HTTP 503)", 10.0),
         (FaultPlan(Fault.TRUNCATE, SUMMARY), "cut short", 5.0),
         (FaultPlan(Fault.INVALID, SUMMARY), "not valid FHIR JSON", 5.0),
         (FaultPlan(Fault.TRUNCATE, "Patient?"), "cut short", 5.0),
