@@ -74,7 +74,7 @@ class SummaryScreen(KioskScreen):
 
     def _sections(self, summary: PatientSummary) -> ComposeResult:
         ctx = self.context
-        alerts = item_rows(summary.allergies)
+        alerts = item_rows(summary.allergies, t=ctx.t)
         if summary.blood_type is not None:
             alerts += item_rows([summary.blood_type], label=ctx.t("summary.blood-type"))
         t = ctx.t
@@ -83,7 +83,7 @@ class SummaryScreen(KioskScreen):
             Section(t("summary.problems"), problem_rows(ctx, summary.problems)),
             Section(t("summary.medications"), item_rows(summary.medications)),
             Section(t("summary.prescriptions"), item_rows(summary.prescriptions)),
-            Section(t("summary.encounters"), item_rows(summary.encounters)),
+            Section(t("summary.encounters"), item_rows(summary.encounters, t=t)),
             Section(t("summary.referrals"), referral_rows(summary.referrals)),
             Section(t("summary.appointments"), appointment_rows(ctx, summary.appointments)),
             lab_trends(ctx, summary.results),

@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
+from kiosk.i18n import Translator
 from kiosk.widgets.badge import signature_badge
 from kiosk.widgets.context import KioskContext, format_date
 from lookup.model import (
@@ -38,10 +39,22 @@ class Row:
     date_text: str
 
 
-def item_rows(items: Iterable[SummaryItem], *, label: str = "") -> list[Row]:
+def coded(t: Translator | None, value: str) -> str:
+    """A FHIR code a document carries as text (`low`, `active`, `ambulatory`) in the clerk's words, when known."""
+    if t is not None and value and t.has(f"code.{value}"):
+        return t(f"code.{value}")
+    return value
+
+
+def item_rows(items: Iterable[SummaryItem], *, label: str = "", t: Translator | None = None) -> list[Row]:
     """Newest first; `label` goes before each text (e.g. "Blood type")."""
     return [
-        Row(f"{label}: {i.text}" if label else i.text, i.detail or "", i.provenance, _item_date(i))
+        Row(
+            f"{label}: {i.text}" if label else coded(t, i.text),
+            coded(t, i.detail or ""),
+            i.provenance,
+            _item_date(i),
+        )
         for i in sorted(items, key=_item_day, reverse=True)
     ]
 
@@ -56,7 +69,7 @@ def problem_rows(context: KioskContext, items: Iterable[SummaryItem]) -> list[Ro
         newest.setdefault(key, item)
     rows = []
     for key, item in newest.items():
-        detail = item.detail or ""
+        detail = coded(context.t, item.detail or "")
         if counts[key] > 1:
             detail = ", ".join(p for p in (detail, context.t("summary.times", n=counts[key])) if p)
         rows.append(Row(item.text, detail, item.provenance, _item_date(item)))
