@@ -110,6 +110,9 @@ async def _measure(size: Size, work: Path) -> list[Figure]:
             await service.aclose()
         answered = [o for o in outcomes if o.status in (LookupStatus.FOUND, LookupStatus.CONSENT_REQUIRED)]
         documents = sum(len(o.summary.documents) for o in outcomes if o.summary is not None)
+        if len(answered) < count:
+            # A figure over failed lookups would time errors, not summaries.
+            raise RuntimeError(f"only {len(answered)} of {count} scans were answered online")
         note = f"{population:,} patients, {count} lookups, {len(answered)} answered, {documents} documents verified"
         figures += [
             Figure(
@@ -134,6 +137,8 @@ async def _measure(size: Size, work: Path) -> list[Figure]:
         cached, cached_outcomes = await _scan_lookups(offline_service, texts, trust)
         await offline_service.aclose()
         from_cache = sum(1 for o in cached_outcomes if o.source is LookupSource.CACHE)
+        if from_cache < count:
+            raise RuntimeError(f"only {from_cache} of {count} scans were answered from the cache")
         figures.append(
             Figure(
                 benchmark=NAME,

@@ -162,7 +162,14 @@ class KioskApp(App[None]):
             self.post_message(CameraStatusChanged("failed"))
 
     def _camera_read(self, scan: ScanResult) -> None:
-        self.post_message(ScanReceived(scan))
+        self._post_scan(scan)
+
+    def _post_scan(self, scan: ScanResult) -> None:
+        """A code nobody can look up must not interrupt the lookup under way: it only earns a notice."""
+        if scan.kind is ScanKind.UNKNOWN and not scan.identifiers:
+            self.post_message(ScanUnreadable("scan.unknown"))
+        else:
+            self.post_message(ScanReceived(scan))
 
     def _camera_changed(self, status: str) -> None:
         self.post_message(CameraStatusChanged(status))
@@ -274,10 +281,7 @@ class KioskApp(App[None]):
             log.info("unreadable scan: %s", type(exc).__name__)
             self.post_message(ScanUnreadable("scan.unreadable"))
             return
-        if scan.kind is ScanKind.UNKNOWN and not scan.identifiers:
-            self.post_message(ScanUnreadable("scan.unknown"))
-            return
-        self.post_message(ScanReceived(scan))
+        self._post_scan(scan)
 
     @on(ScanUnreadable)
     def _scan_unreadable(self, message: ScanUnreadable) -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Literal
 
 Lang = Literal["vi", "en"]
-LANGUAGES: tuple[Lang, ...] = ("vi", "en")
 _DATA = Path(__file__).resolve().parent / "data"
 
 

@@ -25,6 +25,7 @@ from lookup.model import ScanResult
 
 if TYPE_CHECKING:
     from kiosk.app import KioskApp
+    from lookup.service import LookupService
     from lookup.trust import TrustList
     from offline_cache import OfflineCache
     from scanners.decoders import Decoded
@@ -167,25 +168,37 @@ def _wedge_detector() -> WedgeInput:
 
 
 def _lookup_service(settings: Settings, trust: TrustList, systems: IdentifierSystems) -> Built:
+    cache = open_cache(settings)
+    return Built(lookup_service(settings, trust, systems, cache), cache)
+
+
+def lookup_service(
+    settings: Settings,
+    trust: TrustList,
+    systems: IdentifierSystems,
+    cache: OfflineCache | None,
+    *,
+    timeout_s: float | None = None,
+) -> LookupService:
+    """The lookup service for these settings, on `cache` when one is open; the app and `kiosk lookup` share it."""
     from lookup.config import ServerConfig
     from lookup.service import LookupService
 
-    cache = open_cache(settings)
     config = ServerConfig(
         base_url=str(settings.server),
         client_id=settings.client_id,
         client_secret=settings.client_secret,
         mode=settings.mode.value,
         facility_code=settings.facility_code,
+        **({"timeout_s": timeout_s} if timeout_s is not None else {}),
     )
-    service = LookupService(
+    return LookupService(
         config,
         trust=trust,
         cache=cache.records if cache is not None else None,
         outbox=cache.outbox if cache is not None else None,
         systems=systems,
     )
-    return Built(service, cache)
 
 
 def build_app(

@@ -123,30 +123,15 @@ def _scan(settings: Settings, text: str, trust: Any) -> ScanResult:
 
 
 async def _lookup(args: argparse.Namespace, settings: Settings) -> LookupOutcome:
-    from kiosk.wiring import load_trust, open_cache
-    from lookup.config import ServerConfig
+    from kiosk.wiring import load_trust, lookup_service, open_cache
     from lookup.identifiers import IdentifierSystems
-    from lookup.service import LookupService
 
     if settings.server is None:
         raise CommandError("no server configured: set KIOSK_SERVER or pass --server")
     trust = load_trust(settings)
     cache = None if args.no_cache else open_cache(settings)
-    config = ServerConfig(
-        base_url=str(settings.server),
-        client_id=settings.client_id,
-        client_secret=settings.client_secret.get_secret_value() if settings.client_secret else None,
-        mode=settings.mode.value,
-        timeout_s=args.timeout,
-        facility_code=settings.facility_code,
-    )
-    service = LookupService(
-        config,
-        trust=trust,
-        cache=cache.records if cache is not None else None,
-        outbox=cache.outbox if cache is not None else None,
-        systems=IdentifierSystems(settings.identifier_systems),
-    )
+    systems = IdentifierSystems(settings.identifier_systems)
+    service = lookup_service(settings, trust, systems, cache, timeout_s=args.timeout)
     try:
         query = _demographics(args)
         if args.patient_id:

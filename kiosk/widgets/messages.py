@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from kiosk.data.ports import CheckInView, LookupStepView
-from lookup.model import Appointment, Demographics, Identifier, LookupOutcome, ScanResult
+from lookup.model import Appointment, Demographics, LookupOutcome, ScanResult
 
 
 @dataclass
@@ -48,13 +48,6 @@ class SearchRequested(Message):
     """The clerk asked for a demographic search."""
 
     query: Demographics
-
-
-@dataclass
-class IdentifierRequested(Message):
-    """A typed identifier number, already shaped into an `Identifier`."""
-
-    identifier: Identifier
 
 
 @dataclass
@@ -110,8 +103,3 @@ class CheckInFinished(Message):
 
     appointment_id: str
     result: CheckInView
-
-
-@dataclass
-class StartOver(Message):
-    """Go back to the waiting screen, forgetting the patient."""
