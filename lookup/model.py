@@ -19,7 +19,8 @@ from lookup.identifiers import DEFAULT_TABLE, value_problem
 class DomainModel(BaseModel):
     """Base of every domain model: immutable, strict about unknown fields."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    # Validation errors end up in logs: they name the field and the rule, never the value (it may be patient data).
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
 
 
 class Sex(StrEnum):

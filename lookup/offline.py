@@ -70,10 +70,6 @@ class OfflineStore:
         self._blocking = record_keys
         self._query_keys = query_keys
 
-    @property
-    def enabled(self) -> bool:
-        return self.cache is not None
-
     def _index_keys(self, record: PatientRecord) -> list[str]:
         keys = [identifier_key(i) for i in record.identifiers]
         if self._blocking is not None and not record.demographics.is_empty():

@@ -340,8 +340,3 @@ class Store:
                 (*params, limit, offset),
             ).fetchall()
         return [orjson.loads(r[0]) for r in rows], total
-
-
-def connect_error(path: Path, exc: sqlite3.Error) -> str:
-    """A clear message for a database that cannot be opened (no patient data involved)."""
-    return f"{path}: cannot use the sandbox database ({exc})"
