@@ -36,16 +36,16 @@ from typing import Any, Final
 
 from benchmarks.report import Figure, Size
 from benchmarks.shared import SHARE, shared_sandbox_db, shared_sandbox_process
-from lookup.audit import AUDIT_KIND
-from lookup.cache_protocol import Outbox, OutboxEntry
-from lookup.config import ServerConfig
-from lookup.identifiers import DEFAULT_TABLE, IdentifierKind
-from lookup.model import Identifier, LookupOutcome, LookupSource, LookupStatus, Sex
-from lookup.sandbox import clinical
-from lookup.sandbox.population import SyntheticPerson, generate_people
-from lookup.service import LookupService
-from lookup.trust import TrustList
+from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind
+from lookup.domain.model import Identifier, LookupOutcome, LookupSource, LookupStatus, Sex
+from lookup.service.audit import AUDIT_KIND
+from lookup.service.cache_protocol import Outbox, OutboxEntry
+from lookup.service.lookup_service import LookupService
+from lookup.transport.config import ServerConfig
+from lookup.trust.trust_list import TrustList
 from offline_cache import OfflineCache
+from sandbox.synthetic import clinical
+from sandbox.synthetic.population import SyntheticPerson, generate_people
 from scanners.payloads import interpret
 
 NAME = "load"

@@ -21,13 +21,13 @@ from typing import Any
 
 from benchmarks.report import Figure, Size
 from benchmarks.shared import SHARE, sandbox_process, shared_sandbox_db
-from lookup.config import ServerConfig
-from lookup.model import LookupOutcome, LookupSource, LookupStatus, ScanResult, Sex
-from lookup.sandbox.config import SandboxConfig
-from lookup.sandbox.population import SyntheticPerson, generate_people
-from lookup.sandbox.runner import start_sandbox
-from lookup.service import LookupService
-from lookup.trust import TrustList
+from lookup.domain.model import LookupOutcome, LookupSource, LookupStatus, ScanResult, Sex
+from lookup.service.lookup_service import LookupService
+from lookup.transport.config import ServerConfig
+from lookup.trust.trust_list import TrustList
+from sandbox.server.config import SandboxConfig
+from sandbox.server.runner import start_sandbox
+from sandbox.synthetic.population import SyntheticPerson, generate_people
 from scanners.payloads import interpret
 
 NAME = "lookup"

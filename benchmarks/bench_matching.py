@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.report import Figure, Size
+from lookup.domain.model import Demographics, MatchGrade
 from lookup.matching import MatchEngine, fold
-from lookup.model import Demographics, MatchGrade
-from lookup.sandbox.population import SyntheticPerson, generate_people
+from sandbox.synthetic.population import SyntheticPerson, generate_people
 
 KINDS = ("accents", "typo", "swap", "year", "middle", "old_province", "no_province")
 SEED = 20250701
@@ -251,7 +251,7 @@ def loopback_figure(population: int, count: int) -> Figure:
     import httpx
 
     from benchmarks.shared import sandbox_process, shared_sandbox_db
-    from lookup.fhir_mapping import match_entries, patient_resource
+    from lookup.fhir.patient import match_entries, patient_resource
 
     seed = 1
     rng = random.Random(SEED)

@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 
 from benchmarks.report import Figure, Size
-from lookup.sandbox.config import SandboxConfig
-from lookup.sandbox.fhir import CCCD_SYSTEM
-from lookup.sandbox.loader import build_database
-from lookup.sandbox.population import generate_people
-from lookup.sandbox.runner import start_sandbox
+from sandbox.server.config import SandboxConfig
+from sandbox.server.fhir import CCCD_SYSTEM
+from sandbox.server.loader import build_database
+from sandbox.server.runner import start_sandbox
+from sandbox.synthetic.population import generate_people
 
 NAME = "sandbox"
 SEED = 1

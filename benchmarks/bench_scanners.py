@@ -20,8 +20,8 @@ import zxingcpp
 from pyzbar import pyzbar
 
 from benchmarks.report import Figure, Size
-from lookup.model import SignatureStatus
-from lookup.trust import TrustList
+from lookup.domain.model import SignatureStatus
+from lookup.trust.trust_list import TrustList
 from scanners.decoders import DecoderChain, ZbarDecoder, ZxingDecoder
 from scanners.payloads import ShcChunks
 from scanners.payloads.shc import parse_shc

@@ -26,10 +26,10 @@ import numpy as np
 import numpy.typing as npt
 
 from benchmarks.bench_matching import _febrl_person, corrupt, pick_kind, typo
+from lookup.domain.model import Demographics, Sex
 from lookup.matching import MatchEngine
 from lookup.matching.weights import LEVELS, WEIGHTS_FILE, Grading, Probabilities, WeightTable, load_weights
-from lookup.model import Demographics, Sex
-from lookup.sandbox.population import SyntheticPerson, generate_people
+from sandbox.synthetic.population import SyntheticPerson, generate_people
 
 SEED = 7
 RANDOM_PER_QUERY = 20

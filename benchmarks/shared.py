@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from lookup.sandbox.loader import build_database
+from sandbox.server.loader import build_database
 
 SHARE: Final = 0.4
 """Share of people with shared documents: the sandbox's default, so every benchmark sees the same database."""
@@ -149,8 +149,8 @@ def stop_shared_sandboxes() -> None:
 
 
 def _serve(argv: list[str] | None = None) -> int:
-    from lookup.sandbox.config import SandboxConfig
-    from lookup.sandbox.runner import start_sandbox
+    from sandbox.server.config import SandboxConfig
+    from sandbox.server.runner import start_sandbox
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.shared")
     parser.add_argument("--db", type=Path, required=True)

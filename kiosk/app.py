@@ -49,7 +49,7 @@ from kiosk.widgets.messages import (
 )
 from kiosk.widgets.progress import LookupProgress
 from kiosk.widgets.theme import HIGH_CONTRAST
-from lookup.model import LookupOutcome, ScanKind, ScanResult
+from lookup.domain.model import LookupOutcome, ScanKind, ScanResult
 
 log = logging.getLogger(__name__)
 

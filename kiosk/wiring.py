@@ -20,13 +20,13 @@ from kiosk.data.hint import DemoHint
 from kiosk.data.ports import CameraHandle, CameraStarter, KioskServices, ScanReader, WedgeInput
 from kiosk.output import CommandError
 from kiosk.settings import Mode, Settings
-from lookup.identifiers import IdentifierSystems
-from lookup.model import ScanResult
+from lookup.domain.identifiers import IdentifierSystems
+from lookup.domain.model import ScanResult
 
 if TYPE_CHECKING:
     from kiosk.app import KioskApp
-    from lookup.service import LookupService
-    from lookup.trust import TrustList
+    from lookup.service.lookup_service import LookupService
+    from lookup.trust.trust_list import TrustList
     from offline_cache import OfflineCache
     from scanners.decoders import Decoded
     from scanners.sources import FrameSource
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 def load_trust(settings: Settings) -> TrustList:
     """The pinned trust list; without one every signature shows as `unknown-signer`, which the admin screen says."""
-    from lookup.trust import TrustList, TrustListError
+    from lookup.trust.trust_list import TrustList, TrustListError
 
     if settings.trust_list is None:
         return TrustList.empty()
@@ -181,8 +181,8 @@ def lookup_service(
     timeout_s: float | None = None,
 ) -> LookupService:
     """The lookup service for these settings, on `cache` when one is open; the app and `kiosk lookup` share it."""
-    from lookup.config import ServerConfig
-    from lookup.service import LookupService
+    from lookup.service.lookup_service import LookupService
+    from lookup.transport.config import ServerConfig
 
     config = ServerConfig(
         base_url=str(settings.server),

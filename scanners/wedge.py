@@ -33,9 +33,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lookup.identifiers import DEFAULT_TABLE, IdentifierSystems
-from lookup.model import ScanKind, ScanResult
-from lookup.trust import TrustList
+from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierSystems
+from lookup.domain.model import ScanKind, ScanResult
+from lookup.trust.trust_list import TrustList
 from scanners.payloads import PayloadError, ShcChunks, interpret, parse_payload
 from scanners.payloads.common import clean_text
 

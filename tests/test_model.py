@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from lookup.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems
-from lookup.model import (
+from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems
+from lookup.domain.model import (
     Candidate,
     Demographics,
     DocumentInfo,

@@ -24,7 +24,7 @@ from kiosk.output import CommandError
 from kiosk.settings import Mode, load_settings
 
 if TYPE_CHECKING:
-    from lookup.sandbox.population import SyntheticPerson
+    from sandbox.synthetic.population import SyntheticPerson
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _qr_text(person: SyntheticPerson) -> str:
-    from lookup.model import Sex
+    from lookup.domain.model import Sex
 
     sex = "Nam" if person.sex is Sex.MALE else "Nữ"
     return f"{person.cccd}||{person.full_name}|{person.birth_date:%d%m%Y}|{sex}|{person.address}|01072024"
@@ -60,8 +60,8 @@ def _write_qr(text: str, path: Path) -> Path | None:
 
 def _samples(population: int, seed: int, share: float) -> Iterator[tuple[SyntheticPerson, bool]]:
     """Synthetic people with shared documents, each with whether they consented to sharing."""
-    from lookup.sandbox.clinical import has_consent, has_documents
-    from lookup.sandbox.population import generate_people
+    from sandbox.synthetic.clinical import has_consent, has_documents
+    from sandbox.synthetic.population import generate_people
 
     for person in generate_people(min(population, 2_000), seed):
         if has_documents(person.index, seed, share):
@@ -89,8 +89,8 @@ def demo_hint(population: int, seed: int, share: float, folder: Path) -> DemoHin
 
 
 def run(args: argparse.Namespace) -> int:
-    from lookup.sandbox.config import SandboxConfig
-    from lookup.sandbox.runner import start_sandbox
+    from sandbox.server.config import SandboxConfig
+    from sandbox.server.runner import start_sandbox
 
     if args.population < 1:
         raise CommandError("--population must be at least 1")

@@ -17,7 +17,7 @@ from typing import Any
 
 from kiosk.output import CommandError, emit
 from kiosk.settings import Mode, Settings, load_settings
-from lookup.model import Demographics, Identifier, LookupOutcome, LookupStatus, ScanResult, Sex
+from lookup.domain.model import Demographics, Identifier, LookupOutcome, LookupStatus, ScanResult, Sex
 
 FLUSH_TIMEOUT_S = 3.0
 
@@ -114,7 +114,7 @@ def _plain(outcome: LookupOutcome) -> str:
 
 
 def _scan(settings: Settings, text: str, trust: Any) -> ScanResult:
-    from lookup.identifiers import IdentifierSystems
+    from lookup.domain.identifiers import IdentifierSystems
     from scanners.payloads import interpret
 
     return interpret(
@@ -124,7 +124,7 @@ def _scan(settings: Settings, text: str, trust: Any) -> ScanResult:
 
 async def _lookup(args: argparse.Namespace, settings: Settings) -> LookupOutcome:
     from kiosk.wiring import load_trust, lookup_service, open_cache
-    from lookup.identifiers import IdentifierSystems
+    from lookup.domain.identifiers import IdentifierSystems
 
     if settings.server is None:
         raise CommandError("no server configured: set KIOSK_SERVER or pass --server")

@@ -30,11 +30,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from lookup.sandbox.app import create_app
-    from lookup.sandbox.auth import DEMO_CLIENTS
-    from lookup.sandbox.config import SandboxConfig
-    from lookup.sandbox.loader import PatientImportError
-    from lookup.sandbox.runner import write_trust_list
+    from sandbox.server.app import create_app
+    from sandbox.server.auth import DEMO_CLIENTS
+    from sandbox.server.config import SandboxConfig
+    from sandbox.server.loader import PatientImportError
+    from sandbox.server.runner import write_trust_list
 
     if args.import_path is not None and not args.import_path.is_file():
         raise CommandError(f"{args.import_path}: the import file does not exist")

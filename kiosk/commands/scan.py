@@ -14,9 +14,9 @@ from typing import Any
 
 from kiosk.output import CommandError, emit
 from kiosk.settings import load_settings
-from lookup.identifiers import IdentifierSystems
-from lookup.model import ScanResult
-from lookup.trust import TrustList, TrustListError
+from lookup.domain.identifiers import IdentifierSystems
+from lookup.domain.model import ScanResult
+from lookup.trust.trust_list import TrustList, TrustListError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -22,10 +22,10 @@ from kiosk.data.ports import (
     WedgeInput,
     WedgeRun,
 )
-from lookup.model import Appointment, Demographics, Identifier, LookupOutcome, ScanResult
+from lookup.domain.model import Appointment, Demographics, Identifier, LookupOutcome, ScanResult
 
 if TYPE_CHECKING:
-    from lookup.trust import TrustList
+    from lookup.trust.trust_list import TrustList
 
 
 class Built:

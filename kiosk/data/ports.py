@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from lookup.model import Appointment, Demographics, Identifier, LookupOutcome, ScanResult
+from lookup.domain.model import Appointment, Demographics, Identifier, LookupOutcome, ScanResult
 
 
 class LookupStepView(Protocol):

@@ -11,7 +11,7 @@ from kiosk.screens.summary import SummaryScreen
 from kiosk.screens.visit import VisitScreen
 from kiosk.settings import Mode
 from kiosk.widgets.context import KioskContext
-from lookup.model import LookupOutcome, LookupStatus
+from lookup.domain.model import LookupOutcome, LookupStatus
 
 
 @dataclass(frozen=True, slots=True)

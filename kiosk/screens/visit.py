@@ -20,7 +20,7 @@ from kiosk.widgets.context import KioskContext
 from kiosk.widgets.messages import AppointmentsLoaded, CheckInFinished
 from kiosk.widgets.patient import PatientCard
 from kiosk.widgets.sections import Section, SectionList, referral_rows
-from lookup.model import Appointment, LookupOutcome, LookupStatus, PatientRecord
+from lookup.domain.model import Appointment, LookupOutcome, LookupStatus, PatientRecord
 
 _CHECKED_IN = {"arrived", "checked-in", "fulfilled"}
 log = logging.getLogger(__name__)

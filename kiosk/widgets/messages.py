@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from kiosk.data.ports import CheckInView, LookupStepView
-from lookup.model import Appointment, Demographics, LookupOutcome, ScanResult
+from lookup.domain.model import Appointment, Demographics, LookupOutcome, ScanResult
 
 
 @dataclass

@@ -16,7 +16,7 @@ from textual.widget import Widget
 from kiosk.i18n import Translator
 from kiosk.widgets.badge import signature_badge
 from kiosk.widgets.context import KioskContext, format_date
-from lookup.model import (
+from lookup.domain.model import (
     Appointment,
     DocumentInfo,
     Observation,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from lookup.domain.model import Demographics, FieldAgreement, MatchGrade
 from lookup.matching.explain import agreements
 from lookup.matching.fields import Fields, fields_of
 from lookup.matching.grading import grades, relative_bits, shared_scores
@@ -22,7 +23,6 @@ from lookup.matching.retrieval import candidates
 from lookup.matching.scoring import PreparedQuery, Scorer, all_levels, score
 from lookup.matching.vocab import Vocabulary
 from lookup.matching.weights import BirthLevel, NameLevel, WeightTable, load_weights
-from lookup.model import Demographics, FieldAgreement, MatchGrade
 
 _PROVINCE_LIMIT = 32_000
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
+from lookup.domain.model import FieldAgreement
 from lookup.matching.weights import BirthLevel, FlagLevel, NameLevel
-from lookup.model import FieldAgreement
 
 Level = Literal["agrees", "close", "differs", "missing"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from lookup.domain.model import Demographics, Sex
+from lookup.domain.provinces import current_province
 from lookup.matching.normalise import address_signature, fold, nfc, phone_number
-from lookup.model import Demographics, Sex
-from lookup.provinces import current_province
 
 SEX_CODES = {Sex.MALE: 1, Sex.FEMALE: 2, Sex.OTHER: 3}
 """`unknown` and absent are both 0: they say nothing."""

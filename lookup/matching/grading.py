@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from lookup.domain.model import MatchGrade
 from lookup.matching.weights import Grading
-from lookup.model import MatchGrade
 
 
 def relative_bits(total_bits: npt.NDArray[np.float64], population: int) -> npt.NDArray[np.float64]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from lookup.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems
-from lookup.model import Demographics, Identifier, ScanKind, Sex
+from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems
+from lookup.domain.model import Demographics, Identifier, ScanKind, Sex
 from scanners.payloads.common import Payload, PayloadError, clean_text, identifier, parse_birth, split_name
 
 _OLD_CARD = re.compile(r"([A-Z]{2})([1-5])([0-9]{2})([0-9A-Z]{10})")

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 
-from lookup.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems
-from lookup.model import Demographics, Identifier, ScanKind
+from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems
+from lookup.domain.model import Demographics, Identifier, ScanKind
 from scanners.payloads.common import (
     Payload,
     PayloadError,

@@ -8,8 +8,8 @@ import unicodedata
 
 from pydantic import BaseModel, ConfigDict
 
-from lookup.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems, value_problem
-from lookup.model import Demographics, Identifier, ScanKind, Sex, SignatureCheck, SignatureStatus
+from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems, value_problem
+from lookup.domain.model import Demographics, Identifier, ScanKind, Sex, SignatureCheck, SignatureStatus
 
 
 class PayloadError(ValueError):

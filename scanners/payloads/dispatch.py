@@ -6,9 +6,9 @@ import re
 
 from pydantic import ValidationError
 
-from lookup.identifiers import DEFAULT_TABLE, IdentifierSystems
-from lookup.model import ScanKind, ScanResult
-from lookup.trust import TrustList
+from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierSystems
+from lookup.domain.model import ScanKind, ScanResult
+from lookup.trust.trust_list import TrustList
 from scanners.payloads.bhyt import looks_like_bhyt, parse_bhyt
 from scanners.payloads.cccd import looks_like_cccd, parse_cccd
 from scanners.payloads.common import Payload, PayloadError, clean_text

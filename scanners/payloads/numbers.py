@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from lookup.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems
-from lookup.model import Identifier, ScanKind
+from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems
+from lookup.domain.model import Identifier, ScanKind
 from scanners.payloads.common import Payload, PayloadError, cccd_digit_warnings, clean_text, identifier
 
 _SEPARATORS = re.compile(r"[\s.\-]")

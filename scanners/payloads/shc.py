@@ -21,9 +21,9 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.registry import HeaderParameter
 
-from lookup.identifiers import DEFAULT_TABLE, IdentifierSystems
-from lookup.model import Demographics, Identifier, ScanKind, Sex, SignatureCheck, SignatureStatus
-from lookup.trust import TrustList
+from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierSystems
+from lookup.domain.model import Demographics, Identifier, ScanKind, Sex, SignatureCheck, SignatureStatus
+from lookup.trust.trust_list import TrustList
 from scanners.payloads.common import Payload, PayloadError
 
 _SINGLE = re.compile(r"shc:/([0-9]+)")

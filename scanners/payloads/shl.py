@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from lookup.model import ScanKind
+from lookup.domain.model import ScanKind
 from scanners.payloads.common import Payload, PayloadError
 
 _LINK = re.compile(r"(?:^|#)shlink:/([A-Za-z0-9_-]+={0,2})\s*$")

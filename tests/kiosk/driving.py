@@ -21,11 +21,11 @@ from textual.keys import _character_to_key
 from textual.pilot import Pilot
 
 from kiosk.settings import Mode, Settings, load_settings
-from lookup.model import Sex
-from lookup.sandbox.clinical import has_consent, has_documents
-from lookup.sandbox.config import SandboxConfig
-from lookup.sandbox.population import SyntheticPerson, generate_people
-from lookup.sandbox.runner import RunningSandbox, start_sandbox
+from lookup.domain.model import Sex
+from sandbox.server.config import SandboxConfig
+from sandbox.server.runner import RunningSandbox, start_sandbox
+from sandbox.synthetic.clinical import has_consent, has_documents
+from sandbox.synthetic.population import SyntheticPerson, generate_people
 
 SEED = 20260314
 

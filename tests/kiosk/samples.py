@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from lookup.model import (
+from lookup.domain.model import (
     Appointment,
     Candidate,
     Demographics,

@@ -11,10 +11,10 @@ from pathlib import Path
 from kiosk.commands.demo import demo_hint
 from kiosk.commands.serve import app_command, is_loopback
 from kiosk.wiring import PayloadReader
-from lookup.identifiers import IdentifierSystems
-from lookup.model import ScanKind
-from lookup.sandbox.config import SandboxConfig
-from lookup.trust import TrustList
+from lookup.domain.identifiers import IdentifierSystems
+from lookup.domain.model import ScanKind
+from lookup.trust.trust_list import TrustList
+from sandbox.server.config import SandboxConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = """

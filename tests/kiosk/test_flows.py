@@ -33,9 +33,9 @@ from kiosk.screens.waiting import WaitingScreen
 from kiosk.settings import Mode, load_settings
 from kiosk.widgets.sections import SectionList
 from kiosk.wiring import build_app, build_services, camera_starter
-from lookup.model import LookupSource
-from lookup.sandbox.population import SyntheticPerson
-from lookup.sandbox.runner import RunningSandbox
+from lookup.domain.model import LookupSource
+from sandbox.server.runner import RunningSandbox
+from sandbox.synthetic.population import SyntheticPerson
 from tests.kiosk.driving import cccd_qr_text, people, sandbox, settings_for, wait_until, wedge_scan, with_records
 from tests.reliability.proxy import Fault, FaultPlan, FaultProxy
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, WebSocket, sync_playwright
 
-from lookup.sandbox.runner import RunningSandbox
+from sandbox.server.runner import RunningSandbox
 from tests.kiosk.driving import cccd_qr_text, sandbox, with_records
 
 CHROMIUM = Path("/usr/bin/chromium")

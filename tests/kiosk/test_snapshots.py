@@ -20,7 +20,7 @@ from kiosk.screens.visit import VisitScreen
 from kiosk.settings import Mode, load_settings
 from kiosk.widgets.progress import LookupProgress
 from kiosk.wiring import build_app
-from lookup.progress import LookupStep
+from lookup.service.results import LookupStep
 from tests.kiosk import samples
 
 SIZE = (110, 36)

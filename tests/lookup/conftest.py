@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from lookup.config import ServerConfig
-from lookup.service import LookupService
+from lookup.service.lookup_service import LookupService
+from lookup.transport.config import ServerConfig
 from tests.lookup.fhirserver import Faulty, serve
 
 CARD = "001190012345"

@@ -24,8 +24,8 @@ import orjson
 import uvicorn
 from joserfc.jwk import ECKey
 
-from lookup.signatures import sign_document
-from lookup.trust import TrustedKey, TrustList
+from lookup.trust.signatures import sign_document
+from lookup.trust.trust_list import TrustedKey, TrustList
 
 CCCD = "http://fhir.hl7.org.vn/core/sid/cccd"
 BHYT = "http://fhir.hl7.org.vn/core/sid/bhyt"

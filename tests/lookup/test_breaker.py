@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lookup.breaker import BreakerState, CircuitBreaker
-from lookup.faults import FaultKind, FhirError
+from lookup.transport.breaker import BreakerState, CircuitBreaker
+from lookup.transport.faults import FaultKind, FhirError
 
 
 def state(breaker: CircuitBreaker) -> BreakerState:

@@ -88,9 +88,9 @@ def test_bad_input_and_dead_server(server: tuple[Faulty, str, Path]) -> None:
 
 
 def test_demographic_lookup_against_the_sandbox(tmp_path: Path) -> None:
-    from lookup.sandbox.config import SandboxConfig
-    from lookup.sandbox.population import person_at
-    from lookup.sandbox.runner import start_sandbox
+    from sandbox.server.config import SandboxConfig
+    from sandbox.server.runner import start_sandbox
+    from sandbox.synthetic.population import person_at
 
     person = person_at(7, 5)
     config = SandboxConfig(db_path=tmp_path / "s.sqlite", population=80, seed=5, demo_clients=True)

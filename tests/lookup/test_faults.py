@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from lookup.model import Identifier, LookupSource, LookupStatus, SignatureStatus
-from lookup.progress import LookupStep
+from lookup.domain.model import Identifier, LookupSource, LookupStatus, SignatureStatus
+from lookup.service.results import LookupStep
 from tests.lookup.conftest import CARD, OTHER, ServiceFactory
 from tests.lookup.fhirserver import CCCD, Faulty, free_port
 

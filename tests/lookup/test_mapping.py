@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lookup.capabilities import parse_capability_statement
-from lookup.documents import split_summary, summarize
-from lookup.fhir_mapping import demographics_of, match_entries, patient_record, patient_resource
-from lookup.model import Demographics, DocumentType, MatchGrade, Sex, SignatureCheck, SignatureStatus
+from lookup.domain.model import Demographics, DocumentType, MatchGrade, Sex, SignatureCheck, SignatureStatus
+from lookup.fhir.capabilities import parse_capability_statement
+from lookup.fhir.documents import split_summary, summarize
+from lookup.fhir.patient import demographics_of, match_entries, patient_record, patient_resource
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "fhir"
 

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from lookup.model import Identifier, LookupSource, LookupStatus, SignatureStatus
+from lookup.domain.model import Identifier, LookupSource, LookupStatus, SignatureStatus
 from tests.lookup.conftest import CARD, OTHER, ServiceFactory
 from tests.lookup.fhirserver import CCCD, Faulty, free_port, serve
 

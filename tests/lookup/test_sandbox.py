@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from benchmarks.bench_lookup import card_text
-from lookup.config import ServerConfig
-from lookup.model import LookupOutcome, LookupSource, LookupStatus, MatchGrade, SignatureStatus
-from lookup.sandbox.config import SandboxConfig
-from lookup.sandbox.population import SyntheticPerson, generate_people
-from lookup.sandbox.runner import RunningSandbox, start_sandbox
-from lookup.service import LookupService
-from lookup.trust import TrustList
+from lookup.domain.model import LookupOutcome, LookupSource, LookupStatus, MatchGrade, SignatureStatus
+from lookup.service.lookup_service import LookupService
+from lookup.transport.config import ServerConfig
+from lookup.trust.trust_list import TrustList
+from sandbox.server.config import SandboxConfig
+from sandbox.server.runner import RunningSandbox, start_sandbox
+from sandbox.synthetic.population import SyntheticPerson, generate_people
 from scanners.payloads import interpret
 from tests.lookup.fhirserver import free_port
 

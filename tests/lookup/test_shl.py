@@ -12,11 +12,11 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
-from lookup import shl
-from lookup.config import ServerConfig
-from lookup.model import LookupStatus, ScanKind, ScanResult, SignatureStatus
-from lookup.service import LookupService
-from lookup.trust import TrustList
+from lookup.domain.model import LookupStatus, ScanKind, ScanResult, SignatureStatus
+from lookup.health_links import retrieval as shl
+from lookup.service.lookup_service import LookupService
+from lookup.transport.config import ServerConfig
+from lookup.trust.trust_list import TrustList
 from tests.lookup.fhirserver import Receive, Scope, Send, _send_raw, free_port, serve
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "fhir"

@@ -8,9 +8,9 @@ import random
 import pytest
 
 from benchmarks.bench_matching import corrupt, make_queries, pick_kind
+from lookup.domain.model import Demographics, MatchGrade, Sex
 from lookup.matching import MatchEngine, ScoredMatch, rank
-from lookup.model import Demographics, MatchGrade, Sex
-from lookup.sandbox.population import SyntheticPerson, generate_people
+from sandbox.synthetic.population import SyntheticPerson, generate_people
 
 SEED = 11
 SIZE = 3000

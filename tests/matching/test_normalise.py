@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
+from lookup.domain.model import Demographics
 from lookup.matching import blocking_keys, fold, normalize_name, phone_number, query_blocking_keys, tone_key
 from lookup.matching.fields import split_name
 from lookup.matching.normalise import decode_typing, family_canonical, phonetic
-from lookup.model import Demographics
 
 
 def test_d_bar_folds_to_d_not_to_nothing() -> None:

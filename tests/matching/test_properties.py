@@ -7,9 +7,9 @@ import datetime as dt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lookup.domain.model import Demographics, Sex
 from lookup.matching import MatchEngine, blocking_keys, rank
-from lookup.model import Demographics, Sex
-from lookup.sandbox.population import generate_people
+from sandbox.synthetic.population import generate_people
 
 _ENGINE = MatchEngine()
 _ENGINE.add_many((p.patient_id, p.demographics()) for p in generate_people(500, 3))

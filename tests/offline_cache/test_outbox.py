@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from lookup.cache_protocol import Outbox, OutboxEntry
+from lookup.service.cache_protocol import Outbox, OutboxEntry
 from offline_cache import OutboxState, RetryPolicy
 from tests.offline_cache.conftest import Clock, Opener
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from lookup.cache_protocol import CachedRecord, RecordCache
+from lookup.service.cache_protocol import CachedRecord, RecordCache
 from offline_cache import CacheCorruptError, NewRecord, OfflineCache
 from tests.offline_cache.conftest import HOUR, Clock, Opener
 

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from lookup.cache_protocol import Outbox, RecordCache
+from lookup.service.cache_protocol import Outbox, RecordCache
 from offline_cache import CacheKeyError, OutboxState, RetryPolicy
 from offline_cache.shared import SharedCache
 from tests.offline_cache.conftest import HOUR, Clock

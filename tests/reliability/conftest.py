@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 
 from benchmarks.bench_load import RecordingOutbox, card_text
-from lookup.config import ServerConfig
-from lookup.model import LookupOutcome, ScanResult
-from lookup.progress import Progress
-from lookup.sandbox import clinical
-from lookup.sandbox.config import SandboxConfig
-from lookup.sandbox.population import SyntheticPerson, person_at
-from lookup.sandbox.runner import RunningSandbox, start_sandbox
-from lookup.service import LookupService
-from lookup.trust import TrustList
+from lookup.domain.model import LookupOutcome, ScanResult
+from lookup.service.lookup_service import LookupService
+from lookup.service.results import Progress
+from lookup.transport.config import ServerConfig
+from lookup.trust.trust_list import TrustList
 from offline_cache import OfflineCache
+from sandbox.server.config import SandboxConfig
+from sandbox.server.runner import RunningSandbox, start_sandbox
+from sandbox.synthetic import clinical
+from sandbox.synthetic.population import SyntheticPerson, person_at
 from scanners.payloads import interpret
 from tests.reliability.proxy import FaultProxy
 

@@ -16,22 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from lookup.capabilities import ServerFeatures, parse_capability_statement
-from lookup.client import decode_json
-from lookup.documents import appointment_of, document_info, referral_of, split_summary, summarize
-from lookup.faults import FhirError
-from lookup.fhir_mapping import (
-    bundle_total,
-    demographics_of,
-    match_entries,
-    next_link,
-    patient_record,
-    search_entries,
-)
-from lookup.model import Demographics, PatientRecord, SignatureCheck, SignatureStatus
-from lookup.shl import ShlError, parse_link
-from lookup.signatures import verify_document
-from lookup.trust import TrustList, TrustListError
+from lookup.domain.model import Demographics, PatientRecord, SignatureCheck, SignatureStatus
+from lookup.fhir.capabilities import ServerFeatures, parse_capability_statement
+from lookup.fhir.documents import appointment_of, document_info, referral_of, split_summary, summarize
+from lookup.fhir.patient import bundle_total, demographics_of, match_entries, next_link, patient_record, search_entries
+from lookup.health_links.retrieval import ShlError, parse_link
+from lookup.transport.client import decode_json
+from lookup.transport.faults import FhirError
+from lookup.trust.signatures import verify_document
+from lookup.trust.trust_list import TrustList, TrustListError
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -15,12 +15,12 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from benchmarks.bench_load import card_text
-from lookup.identifiers import DEFAULT_TABLE, IdentifierKind
-from lookup.model import Identifier, LookupStatus
-from lookup.sandbox import clinical
-from lookup.sandbox.config import SandboxConfig
-from lookup.sandbox.population import SyntheticPerson, person_at
-from lookup.sandbox.runner import RunningSandbox, start_sandbox
+from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind
+from lookup.domain.model import Identifier, LookupStatus
+from sandbox.server.config import SandboxConfig
+from sandbox.server.runner import RunningSandbox, start_sandbox
+from sandbox.synthetic import clinical
+from sandbox.synthetic.population import SyntheticPerson, person_at
 from tests.reliability.conftest import POPULATION, SEED, SHARE, KioskFactory, consenting_people
 from tests.reliability.proxy import Fault, FaultPlan, FaultProxy
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from lookup.model import LookupSource, LookupStatus, SignatureStatus
-from lookup.sandbox.runner import RunningSandbox
-from lookup.service import LookupService
+from lookup.domain.model import LookupSource, LookupStatus, SignatureStatus
+from lookup.service.lookup_service import LookupService
+from sandbox.server.runner import RunningSandbox
 from tests.reliability.conftest import Kiosk, KioskFactory, consenting_people, stored_kiosk_audits
 from tests.reliability.proxy import Fault, FaultPlan, FaultProxy
 

@@ -19,13 +19,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from benchmarks.bench_load import card_text
-from lookup.model import LookupSource, LookupStatus, SignatureStatus
-from lookup.progress import LookupStep
-from lookup.sandbox.facilities import jwks
-from lookup.sandbox.runner import RunningSandbox
-from lookup.service import LookupService
-from lookup.trust import TrustList
+from lookup.domain.model import LookupSource, LookupStatus, SignatureStatus
+from lookup.service.lookup_service import LookupService
+from lookup.service.results import LookupStep
+from lookup.trust.trust_list import TrustList
 from offline_cache import DB_NAME, CacheCorruptError, OfflineCache
+from sandbox.server.runner import RunningSandbox
+from sandbox.synthetic.facilities import jwks
 from tests.reliability.conftest import KioskFactory, consenting_people, run_cli, stored_kiosk_audits
 from tests.reliability.proxy import Fault, FaultPlan, FaultProxy
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lookup.sandbox.config import SandboxConfig
-from lookup.sandbox.runner import RunningSandbox, start_sandbox
+from sandbox.server.config import SandboxConfig
+from sandbox.server.runner import RunningSandbox, start_sandbox
 
 POPULATION = 1500
 SEED = 5

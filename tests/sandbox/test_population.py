@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from lookup.model import Sex
-from lookup.provinces import OLD_PROVINCES, OLD_PROVINCES_BY_NAME, PROVINCES_BY_NAME, current_province
-from lookup.sandbox.population import generate_people
+from lookup.domain.model import Sex
+from lookup.domain.provinces import OLD_PROVINCES, OLD_PROVINCES_BY_NAME, PROVINCES_BY_NAME, current_province
+from sandbox.synthetic.population import generate_people
 
 CCCD_CODES = {o.cccd_code for o in OLD_PROVINCES}
 

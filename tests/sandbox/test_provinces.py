@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lookup.provinces import OLD_PROVINCES, PROVINCES, current_province, fold, old_province
+from lookup.domain.provinces import OLD_PROVINCES, PROVINCES, current_province, fold, old_province
 
 
 def test_counts_and_codes() -> None:

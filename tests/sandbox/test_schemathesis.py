@@ -10,8 +10,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from lookup.sandbox.config import SandboxConfig
-from lookup.sandbox.runner import RunningSandbox, start_sandbox
+from sandbox.server.config import SandboxConfig
+from sandbox.server.runner import RunningSandbox, start_sandbox
 from tests.sandbox.conftest import token
 
 

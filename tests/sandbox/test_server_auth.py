@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from lookup.sandbox.runner import RunningSandbox
+from sandbox.server.runner import RunningSandbox
 from tests.sandbox.conftest import token
 
 

@@ -7,9 +7,9 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from lookup.sandbox.fhir import BHYT_SYSTEM, CCCD_SYSTEM
-from lookup.sandbox.population import generate_people
-from lookup.sandbox.runner import RunningSandbox
+from sandbox.server.fhir import BHYT_SYSTEM, CCCD_SYSTEM
+from sandbox.server.runner import RunningSandbox
+from sandbox.synthetic.population import generate_people
 from tests.sandbox.conftest import POPULATION, SEED
 
 PEOPLE = list(generate_people(POPULATION, SEED))

@@ -10,11 +10,11 @@ import orjson
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.consent import Consent
 
-from lookup.model import SignatureStatus
-from lookup.sandbox.clinical import has_consent, has_documents
-from lookup.sandbox.runner import RunningSandbox
-from lookup.signatures import verify_document
-from lookup.trust import TrustList
+from lookup.domain.model import SignatureStatus
+from lookup.trust.signatures import verify_document
+from lookup.trust.trust_list import TrustList
+from sandbox.server.runner import RunningSandbox
+from sandbox.synthetic.clinical import has_consent, has_documents
 from tests.sandbox.conftest import POPULATION, SEED
 
 SHARE = 0.4

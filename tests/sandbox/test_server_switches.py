@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lookup.sandbox.config import SandboxConfig
-from lookup.sandbox.fhir import CCCD_SYSTEM
-from lookup.sandbox.runner import start_sandbox
-from lookup.trust import TrustList
+from lookup.trust.trust_list import TrustList
+from sandbox.server.config import SandboxConfig
+from sandbox.server.fhir import CCCD_SYSTEM
+from sandbox.server.runner import start_sandbox
 from tests.sandbox.conftest import client_for
 
 IMPORTED = [

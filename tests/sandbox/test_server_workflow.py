@@ -9,10 +9,10 @@ import httpx
 from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.bundle import Bundle
 
-from lookup.provinces import OLD_PROVINCES_BY_NAME
-from lookup.sandbox.clinical import events, has_documents
-from lookup.sandbox.population import generate_people
-from lookup.sandbox.runner import RunningSandbox
+from lookup.domain.provinces import OLD_PROVINCES_BY_NAME
+from sandbox.server.runner import RunningSandbox
+from sandbox.synthetic.clinical import events, has_documents
+from sandbox.synthetic.population import generate_people
 from tests.sandbox.conftest import POPULATION, SEED
 
 PEOPLE = list(generate_people(POPULATION, SEED))

@@ -8,9 +8,9 @@ from typing import Any
 
 from joserfc.jwk import ECKey
 
-from lookup.model import SignatureStatus
-from lookup.signatures import sign_document, verify_document
-from lookup.trust import TrustList
+from lookup.domain.model import SignatureStatus
+from lookup.trust.signatures import sign_document, verify_document
+from lookup.trust.trust_list import TrustList
 
 
 def _trust(key: ECKey, kid: str) -> TrustList:

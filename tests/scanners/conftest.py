@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from lookup.trust import TrustList
+from lookup.trust.trust_list import TrustList
 from scanners.decoders import DecoderChain, ZbarDecoder, ZxingDecoder
 from scanners.sources import SourceError, load_image
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from lookup.identifiers import DEFAULT_TABLE, IdentifierKind
-from lookup.model import ScanKind, Sex, SignatureStatus
-from lookup.trust import TrustList
+from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind
+from lookup.domain.model import ScanKind, Sex, SignatureStatus
+from lookup.trust.trust_list import TrustList
 from scanners.payloads import PayloadError, ShcChunks, interpret, parse_payload
 from scanners.payloads.bhyt import parse_bhyt
 from scanners.payloads.cccd import parse_cccd

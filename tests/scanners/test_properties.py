@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lookup.model import ScanResult, SignatureStatus
-from lookup.trust import TrustList
+from lookup.domain.model import ScanResult, SignatureStatus
+from lookup.trust.trust_list import TrustList
 from scanners.payloads import Payload, PayloadError, ShcChunks, interpret, parse_payload
 from scanners.payloads.bhyt import parse_bhyt
 from scanners.payloads.cccd import parse_cccd

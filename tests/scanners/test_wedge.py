@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lookup.model import ScanKind
+from lookup.domain.model import ScanKind
 from scanners.wedge import WedgeDetector, WedgeEvent, interpret_wedge
 from tests.scanners.test_payloads import BHYT_NEW, CARD_2021
 

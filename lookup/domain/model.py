@@ -1,0 +1,356 @@
+"""The domain of patient lookup, as pydantic models shared by every package.
+
+These are the only shapes that cross a package boundary: scanners produce a `ScanResult`, the matching engine ranks
+`Candidate`s, the lookup service answers with a `LookupOutcome` carrying a `PatientSummary`, and the kiosk shows
+them. Every model is frozen and forbids unknown fields, so a typo at a boundary is an error, not silent data loss.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lookup.domain.identifiers import DEFAULT_TABLE, value_problem
+
+
+class DomainModel(BaseModel):
+    """Base of every domain model: immutable, strict about unknown fields."""
+
+    # Validation errors end up in logs: they name the field and the rule, never the value (it may be patient data).
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
+
+
+class Sex(StrEnum):
+    """Administrative sex as FHIR codes it."""
+
+    MALE = "male"
+    FEMALE = "female"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class SignatureStatus(StrEnum):
+    """Whether a document's or card's signature holds against the pinned trust list."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    UNKNOWN_SIGNER = "unknown-signer"
+    UNSIGNED = "unsigned"
+
+
+class MatchGrade(StrEnum):
+    """FHIR match-grade. Only `certain` may be accepted without a person choosing."""
+
+    CERTAIN = "certain"
+    PROBABLE = "probable"
+    POSSIBLE = "possible"
+    CERTAINLY_NOT = "certainly-not"
+
+
+class ScanKind(StrEnum):
+    """What a scanned code turned out to be."""
+
+    CCCD = "cccd"
+    VNEID = "vneid"
+    BHYT = "bhyt"
+    PERSONAL_ID = "personal-id"
+    INSURANCE_NUMBER = "insurance-number"
+    SHC = "shc"
+    SHL = "shl"
+    UNKNOWN = "unknown"
+
+
+class Identifier(DomainModel):
+    """A FHIR identifier: a system URI and a value. Known systems have their value's shape checked."""
+
+    system: Annotated[str, Field(min_length=1)]
+    value: Annotated[str, Field(min_length=1, max_length=64)]
+
+    @model_validator(mode="after")
+    def _value_fits_system(self) -> Identifier:
+        kind = DEFAULT_TABLE.kind(self.system)
+        if kind is not None:
+            problem = value_problem(kind, self.value)
+            if problem is not None:
+                raise ValueError(problem)
+        return self
+
+    @property
+    def token(self) -> str:
+        """The `SYSTEM|VALUE` form FHIR search uses."""
+        return f"{self.system}|{self.value}"
+
+    @classmethod
+    def parse_token(cls, token: str) -> Identifier:
+        """Read `SYSTEM|VALUE`; raises ValueError naming what is wrong."""
+        system, sep, value = token.partition("|")
+        if not sep or not system or not value:
+            raise ValueError("an identifier must be written SYSTEM|VALUE")
+        return cls(system=system, value=value)
+
+
+class Demographics(DomainModel):
+    """What is known of a person's identity: from a card, a form, or a record. Every field may be missing.
+
+    A birth date may be known whole (`birth_date`) or by year alone (`birth_year`); when both are given they must
+    agree. `province` is the current (post-2025, 34-unit) province name when known; `address` is free text as
+    written, often with an old province name.
+    """
+
+    family: str | None = None
+    middle: str | None = None
+    given: str | None = None
+    birth_date: dt.date | None = None
+    birth_year: Annotated[int | None, Field(ge=1880, le=2100)] = None
+    sex: Sex | None = None
+    address: str | None = None
+    province: str | None = None
+    phone: Annotated[str | None, Field(pattern=r"^\+?[0-9 .-]{6,20}$")] = None
+
+    @model_validator(mode="after")
+    def _birth_fields_agree(self) -> Demographics:
+        if self.birth_date is not None:
+            if self.birth_year is None:
+                object.__setattr__(self, "birth_year", self.birth_date.year)
+            elif self.birth_year != self.birth_date.year:
+                raise ValueError("birth_year does not agree with birth_date")
+        return self
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.family, self.middle, self.given) if part)
+
+    def is_empty(self) -> bool:
+        return not any(
+            (self.family, self.middle, self.given, self.birth_date, self.birth_year, self.phone, self.province)
+        )
+
+
+class SignatureCheck(DomainModel):
+    """The outcome of checking one signature, and who signed when known."""
+
+    status: SignatureStatus
+    issuer: str | None = None
+    """Facility code and name, or a SMART Health Card issuer URL."""
+    reason: str | None = None
+    """Why the status is not `valid`, in plain words (never containing patient data)."""
+
+
+class ScanResult(DomainModel):
+    """One decoded code and what it says about a person."""
+
+    format: str
+    """Symbology: QRCode, Code128, PDF417, DataMatrix, or `text` for typed input."""
+    text: str
+    decoder: str
+    """Which decoder read it: zxing-cpp, pyzbar, wedge, keyboard."""
+    kind: ScanKind
+    identifiers: tuple[Identifier, ...] = ()
+    former_identifiers: tuple[Identifier, ...] = ()
+    """Old or cancelled numbers a card also carries: searched only when the primary ones find nothing."""
+    demographics: Demographics = Demographics()
+    signature: SignatureCheck = SignatureCheck(status=SignatureStatus.UNSIGNED)
+    warnings: tuple[str, ...] = ()
+    """Structural doubts (a CCCD century digit that disagrees with the birth year): shown to the clerk."""
+
+
+class FieldAgreement(DomainModel):
+    """How one field of a query compares with a candidate, for the per-field explanation."""
+
+    field: Literal[
+        "name",
+        "family",
+        "middle",
+        "given",
+        "birth_date",
+        "birth_year",
+        "sex",
+        "province",
+        "phone",
+        "identifier",
+        "address",
+    ]
+    level: Literal["agrees", "close", "differs", "missing"]
+    note: str = ""
+    """A short explanation such as `day and month swapped`."""
+    weight: float = 0.0
+    """The log-likelihood contribution of this field to the score."""
+
+
+class PatientRecord(DomainModel):
+    """A patient as a server (or the cache) knows them."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-.]+$")]
+    identifiers: tuple[Identifier, ...] = ()
+    demographics: Demographics = Demographics()
+
+
+class Candidate(DomainModel):
+    """A possible match for a demographic query, ranked."""
+
+    patient: PatientRecord
+    score: Annotated[float, Field(ge=0.0, le=1.0)]
+    grade: MatchGrade
+    agreements: tuple[FieldAgreement, ...] = ()
+
+    @property
+    def explanation(self) -> str:
+        return ", ".join(f"{a.field} {a.note or a.level}" for a in self.agreements if a.level != "missing")
+
+
+class DocumentType(StrEnum):
+    """Composition.type of shared documents (LOINC)."""
+
+    PATIENT_SUMMARY = "60591-5"
+    EPISODE_SUMMARY = "34133-9"
+    PRESCRIPTION = "57833-6"
+    REFERRAL = "57133-1"
+    APPOINTMENT = "56446-8"
+    OTHER = "other"
+
+
+class Provenance(DomainModel):
+    """Where an item of a summary came from and whether its document's signature holds."""
+
+    facility_code: str | None = None
+    facility_name: str | None = None
+    document_id: str | None = None
+    document_type: DocumentType = DocumentType.OTHER
+    date: dt.date | None = None
+    signature: SignatureStatus = SignatureStatus.UNSIGNED
+
+
+class DocumentInfo(DomainModel):
+    """One shared facility document of a summary."""
+
+    id: str
+    type: DocumentType
+    title: str = ""
+    facility_code: str | None = None
+    facility_name: str | None = None
+    date: dt.date | None = None
+    signature: SignatureCheck
+
+
+class SummaryItem(DomainModel):
+    """One line of a summary section: an allergy, a problem, a medication, an appointment..."""
+
+    text: str
+    code: str | None = None
+    detail: str | None = None
+    """Severity, dose, status: what a clinician reads right after the text."""
+    date: dt.date | None = None
+    provenance: Provenance = Provenance()
+
+
+class Appointment(DomainModel):
+    """A re-examination appointment, which reception and lobby can check in."""
+
+    id: str
+    start: dt.datetime
+    status: Literal[
+        "proposed",
+        "pending",
+        "booked",
+        "arrived",
+        "fulfilled",
+        "cancelled",
+        "noshow",
+        "entered-in-error",
+        "checked-in",
+        "waitlist",
+    ]
+    description: str = ""
+    facility_name: str | None = None
+    provenance: Provenance = Provenance()
+
+
+class Referral(DomainModel):
+    """A referral paper (ServiceRequest) between facilities."""
+
+    id: str
+    reason: str
+    from_facility: str | None = None
+    to_facility: str | None = None
+    date: dt.date | None = None
+    status: str = "active"
+    provenance: Provenance = Provenance()
+
+
+class Observation(DomainModel):
+    """One lab result, kept numeric where it is so trends can be drawn."""
+
+    code: str
+    name: str
+    value: float | None = None
+    value_text: str | None = None
+    unit: str | None = None
+    date: dt.date | None = None
+    provenance: Provenance = Provenance()
+
+
+class PatientSummary(DomainModel):
+    """The emergency summary: everything shared about one patient, each item with its provenance."""
+
+    patient: PatientRecord
+    allergies: tuple[SummaryItem, ...] = ()
+    problems: tuple[SummaryItem, ...] = ()
+    medications: tuple[SummaryItem, ...] = ()
+    prescriptions: tuple[SummaryItem, ...] = ()
+    referrals: tuple[Referral, ...] = ()
+    appointments: tuple[Appointment, ...] = ()
+    encounters: tuple[SummaryItem, ...] = ()
+    immunizations: tuple[SummaryItem, ...] = ()
+    blood_type: SummaryItem | None = None
+    results: tuple[Observation, ...] = ()
+    documents: tuple[DocumentInfo, ...] = ()
+
+    @property
+    def has_invalid_document(self) -> bool:
+        return any(d.signature.status is SignatureStatus.INVALID for d in self.documents)
+
+
+class LookupStatus(StrEnum):
+    FOUND = "found"
+    CANDIDATES = "candidates"
+    NOT_FOUND = "not-found"
+    CONSENT_REQUIRED = "consent-required"
+    OFFLINE = "offline"
+
+
+class LookupSource(StrEnum):
+    NETWORK = "network"
+    CACHE = "cache"
+
+
+class LookupOutcome(DomainModel):
+    """The answer to one lookup, whatever happened. Errors of the network are outcomes, not exceptions."""
+
+    status: LookupStatus
+    source: LookupSource = LookupSource.NETWORK
+    age_seconds: Annotated[float | None, Field(ge=0)] = None
+    """How old cached data is; None for data fresh from the network."""
+    patient: PatientRecord | None = None
+    candidates: tuple[Candidate, ...] = ()
+    summary: PatientSummary | None = None
+    break_glass: bool = False
+    message: str | None = None
+    """Why it ended as it did, in plain words without patient data (for `offline`, `not-found`)."""
+
+    @model_validator(mode="after")
+    def _shape_fits_status(self) -> LookupOutcome:
+        if self.status is LookupStatus.FOUND and self.patient is None:
+            raise ValueError("a `found` outcome needs the patient")
+        if self.status is LookupStatus.CANDIDATES and not self.candidates:
+            raise ValueError("a `candidates` outcome needs at least one candidate")
+        if self.source is LookupSource.CACHE and self.age_seconds is None:
+            raise ValueError("an answer from the cache must say how old it is")
+        return self
+
+    @field_validator("candidates")
+    @classmethod
+    def _ranked(cls, value: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
+        return tuple(sorted(value, key=lambda c: c.score, reverse=True))

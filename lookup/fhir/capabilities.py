@@ -1,0 +1,83 @@
+"""What a FHIR server says it can do, read from its CapabilityStatement, or left unknown to be probed.
+
+Most FHIR servers lack `$match` and `$summary`; some publish no CapabilityStatement at all. Unknown is not no: an
+unknown operation is tried once and remembered as missing when the server answers 404/405/501 (or 400 naming it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from lookup.fhir.patient import items
+
+_OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+
+
+class ServerFeatures(BaseModel):
+    """The operations and endpoints of one server; `None` means not known yet."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    described: bool = False
+    """Whether a CapabilityStatement was read."""
+    match: bool | None = None
+    summary: bool | None = None
+    token_url: str | None = None
+    resource_types: frozenset[str] = frozenset()
+
+    def supports_resource(self, name: str) -> bool:
+        """Unknown servers are assumed to serve every resource type (they are probed)."""
+        return not self.described or not self.resource_types or name in self.resource_types
+
+
+def _operation_names(rest: Mapping[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for op in items(rest.get("operation")):
+        if isinstance(op, dict):
+            names.add(str(op.get("name", "")).lstrip("$"))
+            names.add(str(op.get("definition", "")).rsplit("/", 1)[-1].lower())
+    for resource in items(rest.get("resource")):
+        if not isinstance(resource, dict):
+            continue
+        for op in items(resource.get("operation")):
+            if isinstance(op, dict):
+                names.add(f"{resource.get('type')}/{str(op.get('name', '')).lstrip('$')}")
+                names.add(str(op.get("name", "")).lstrip("$"))
+    return names
+
+
+def _token_url(rest: Mapping[str, Any]) -> str | None:
+    security = rest.get("security")
+    if not isinstance(security, dict):
+        return None
+    for ext in items(security.get("extension")):
+        if not isinstance(ext, dict) or ext.get("url") != _OAUTH_URIS:
+            continue
+        for sub in items(ext.get("extension")):
+            if isinstance(sub, dict) and sub.get("url") == "token" and isinstance(sub.get("valueUri"), str):
+                return str(sub["valueUri"])
+    return None
+
+
+def parse_capability_statement(doc: Mapping[str, Any]) -> ServerFeatures:
+    """Read the server-mode `rest` of a CapabilityStatement. A malformed one is treated as unknown."""
+    if doc.get("resourceType") != "CapabilityStatement":
+        return ServerFeatures()
+    rests = [r for r in items(doc.get("rest")) if isinstance(r, dict) and r.get("mode", "server") == "server"]
+    if not rests:
+        return ServerFeatures()
+    rest = rests[0]
+    ops = _operation_names(rest)
+    types = frozenset(
+        str(r["type"]) for r in items(rest.get("resource")) if isinstance(r, dict) and isinstance(r.get("type"), str)
+    )
+    return ServerFeatures(
+        described=True,
+        match="match" in ops or "Patient/match" in ops,
+        summary="summary" in ops or "Patient/summary" in ops,
+        token_url=_token_url(rest),
+        resource_types=types,
+    )

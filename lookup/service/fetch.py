@@ -1,0 +1,281 @@
+"""The network half of a lookup: each step of the protocol as one method, against any FHIR R4 server.
+
+Where the server publishes an operation (`$match`, `$summary`) it is used; where it does not, or answers 404/405/501
+to it, the same answer is assembled from standard searches run in parallel. Every method raises `FhirError`; the
+service decides what a fault means for the clerk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lookup.domain.model import Candidate, Demographics, Identifier, MatchGrade, PatientRecord
+from lookup.fhir.documents import document_subject, split_summary
+from lookup.fhir.patient import bundle_total, match_entries, next_link, patient_record, patient_resource, search_entries
+from lookup.transport.client import FhirClient
+from lookup.transport.faults import FaultKind, FhirError
+
+Json = dict[str, Any]
+PROBE_KINDS = frozenset({FaultKind.NOT_FOUND, FaultKind.NOT_SUPPORTED, FaultKind.BAD_REQUEST})
+"""Answers that mean "this server has no such operation" when it was tried without being advertised."""
+MAX_PAGES = 5
+LOOSE_QUERIES: tuple[tuple[str, str], ...] = (
+    ("AllergyIntolerance", "patient"),
+    ("Condition", "patient"),
+    ("MedicationStatement", "patient"),
+    ("MedicationRequest", "patient"),
+    ("Immunization", "patient"),
+    ("Observation", "patient"),
+    ("Encounter", "patient"),
+    ("Appointment", "patient"),
+    ("ServiceRequest", "patient"),
+)
+"""Per-resource queries for a server that keeps no documents at all (their results are unsigned)."""
+
+
+class Fetched:
+    """The documents and loose resources of one patient, as the server gave them."""
+
+    def __init__(self, patient: PatientRecord | None, documents: list[Json], loose: list[Json]) -> None:
+        self.patient = patient
+        self.documents = documents
+        self.loose = loose
+
+
+class Fetcher:
+    """Protocol steps over one FhirClient."""
+
+    def __init__(self, client: FhirClient) -> None:
+        self.client = client
+        self._population: int | None = client.config.population_hint
+
+    async def _pages(self, first: Json, limit: int = MAX_PAGES) -> list[Json]:
+        """A searchset and its following pages (at most `limit`), for servers that page."""
+        pages = [first]
+        link = next_link(first)
+        while link and len(pages) < limit:
+            base = self.client.base_url
+            path = link[len(base) :] if link.startswith(base) else link
+            page = await self.client.get(path)
+            pages.append(page)
+            link = next_link(page)
+        return pages
+
+    async def patients_by_identifiers(self, identifiers: Sequence[Identifier]) -> list[PatientRecord]:
+        """Every Patient carrying one of the identifiers, in one request (comma = OR in FHIR token search); a
+        server that refuses the OR form is asked once per identifier, in parallel."""
+        tokens = list(dict.fromkeys(i.token for i in identifiers))
+        try:
+            bundles = [await self.client.get("Patient", {"identifier": ",".join(tokens)})]
+        except FhirError as exc:
+            if len(tokens) == 1 or exc.kind is not FaultKind.BAD_REQUEST:
+                raise
+            bundles = list(await asyncio.gather(*(self.client.get("Patient", {"identifier": t}) for t in tokens)))
+        found: dict[str, PatientRecord] = {}
+        wanted = {(i.system, i.value) for i in identifiers}
+        for bundle in bundles:
+            for resource in search_entries(bundle, "Patient"):
+                record = patient_record(resource)
+                # A lenient server may ignore a search parameter: keep only patients that carry the identifier.
+                if record is not None and wanted & {(i.system, i.value) for i in record.identifiers}:
+                    found[record.id] = record
+        return list(found.values())
+
+    async def patient(self, patient_id: str, headers: Mapping[str, str] | None = None) -> PatientRecord | None:
+        try:
+            resource = await self.client.get(f"Patient/{patient_id}", headers=headers)
+        except FhirError as exc:
+            if exc.kind is FaultKind.NOT_FOUND:
+                return None
+            raise
+        return patient_record(resource)
+
+    @property
+    def _summary_timeout(self) -> float:
+        return self.client.config.timeout_for("summary")
+
+    @property
+    def known_population(self) -> int:
+        """The population last learnt from the server, or a large guess (stricter `certain`) when never asked."""
+        return self._population or 1_000_000
+
+    async def population(self) -> int:
+        """How many patients the server holds, for the matching threshold (a large guess when it will not say)."""
+        if self._population is None:
+            try:
+                total = bundle_total(await self.client.get("Patient", {"_summary": "count", "_count": "1"}))
+            except FhirError as exc:
+                if exc.offline:
+                    raise
+                total = None
+            self._population = total if total else 1_000_000
+        return self._population
+
+    async def match(
+        self, query: Demographics, count: int = 10
+    ) -> list[tuple[PatientRecord, float | None, MatchGrade | None]] | None:
+        """`$match` candidates, or None when the server has no `$match`."""
+        features = await self.client.features()
+        if features.match is False:
+            return None
+        params = {
+            "resourceType": "Parameters",
+            "parameter": [
+                {"name": "resource", "resource": patient_resource(query)},
+                {"name": "count", "valueInteger": count},
+                {"name": "onlyCertainMatches", "valueBoolean": False},
+            ],
+        }
+        try:
+            bundle = await self.client.post(
+                "Patient/$match", params, idempotent=True, timeout_s=self.client.config.timeout_for("match")
+            )
+        except FhirError as exc:
+            if (features.match is not True and exc.kind in PROBE_KINDS) or exc.kind is FaultKind.NOT_SUPPORTED:
+                self.client.forget("match")
+                return None
+            raise
+        self.client.learn("match")
+        found = []
+        for resource, score, grade in match_entries(bundle):
+            record = patient_record(resource)
+            if record is not None:
+                found.append((record, score, grade))
+        return found
+
+    async def search(self, query: Demographics, count: int = 50) -> list[PatientRecord]:
+        """Plain searches, loose enough to survive typos (each is one filter family), run in parallel."""
+        searches: list[list[tuple[str, str]]] = []
+        years: list[tuple[str, str]] = []
+        if query.birth_date is not None:
+            years = [("birthdate", query.birth_date.isoformat())]
+        elif query.birth_year is not None:
+            years = [("birthdate", f"ge{query.birth_year - 1}-01-01"), ("birthdate", f"le{query.birth_year + 1}-12-31")]
+        if query.given and years:
+            searches.append([("given", query.given), *years])
+        if query.family and query.given:
+            searches.append([("family", query.family), ("given", query.given)])
+        if query.phone:
+            searches.append([("phone", query.phone)])
+        if not searches and years:
+            searches.append(years + ([("gender", query.sex.value)] if query.sex else []))
+        if not searches:
+            return []
+        for params in searches:
+            params.append(("_count", str(count)))
+        bundles = await asyncio.gather(*(self.client.get("Patient", params) for params in searches))
+        found: dict[str, PatientRecord] = {}
+        for bundle in bundles:
+            for resource in search_entries(bundle, "Patient"):
+                record = patient_record(resource)
+                if record is not None:
+                    found.setdefault(record.id, record)
+        return list(found.values())
+
+    async def summary(self, patient_id: str, headers: Mapping[str, str]) -> Fetched:
+        """`$summary`, or the same documents assembled from standard queries when the server lacks it."""
+        features = await self.client.features()
+        if features.summary is not False:
+            try:
+                bundle = await self.client.get(
+                    f"Patient/{patient_id}/$summary", headers=headers, timeout_s=self._summary_timeout
+                )
+            except FhirError as exc:
+                advertised = features.summary is True
+                if exc.kind is FaultKind.NOT_SUPPORTED or (not advertised and exc.kind in PROBE_KINDS):
+                    self.client.forget("summary")
+                else:
+                    raise
+            else:
+                self.client.learn("summary")
+                resource, documents = split_summary(bundle)
+                patient = patient_record(resource) if resource is not None else None
+                return Fetched(patient, documents, [])
+        return await self.assemble(patient_id, headers)
+
+    async def assemble(self, patient_id: str, headers: Mapping[str, str]) -> Fetched:
+        """The documents of a patient by standard search (`Bundle?composition.subject=`), fetched with the
+        Patient in parallel; a server that keeps no documents is asked per resource type instead."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                patient_task = group.create_task(self.patient(patient_id, headers))
+                documents_task = group.create_task(self._documents(patient_id, headers))
+        except* FhirError as failed:
+            raise first_fault(failed) from None
+        patient = patient_task.result()
+        documents = documents_task.result()
+        if documents is not None:
+            return Fetched(patient, documents, [])
+        return Fetched(patient, [], await self._loose(patient_id, headers))
+
+    async def _documents(self, patient_id: str, headers: Mapping[str, str]) -> list[Json] | None:
+        params = {"type": "document", "composition.subject": f"Patient/{patient_id}", "_count": "100"}
+        try:
+            first = await self.client.get("Bundle", params, headers=headers, timeout_s=self._summary_timeout)
+        except FhirError as exc:
+            if exc.kind in PROBE_KINDS:
+                return None
+            raise
+        documents: list[Json] = []
+        for page in await self._pages(first):
+            documents.extend(r for r in search_entries(page, "Bundle") if r.get("type") == "document")
+        return _of_subject(documents, patient_id)
+
+    async def _loose(self, patient_id: str, headers: Mapping[str, str]) -> list[Json]:
+        features = await self.client.features()
+        wanted = [(t, p) for t, p in LOOSE_QUERIES if features.supports_resource(t)]
+
+        async def one(resource_type: str, param: str) -> list[Json]:
+            try:
+                bundle = await self.client.get(resource_type, {param: f"Patient/{patient_id}"}, headers=headers)
+            except FhirError as exc:
+                if exc.offline or exc.kind is FaultKind.CONSENT_REQUIRED:
+                    raise
+                return []
+            return search_entries(bundle, resource_type)
+
+        results = await asyncio.gather(*(one(t, p) for t, p in wanted))
+        return [resource for group in results for resource in group]
+
+    async def appointments(self, patient_id: str, day: str) -> list[Json]:
+        bundle = await self.client.get("Appointment", {"patient": f"Patient/{patient_id}", "date": day})
+        return search_entries(bundle, "Appointment")
+
+    async def referrals_to(self, facility_code: str) -> list[Json]:
+        params = {"performer": f"Organization/{facility_code}", "status": "active", "_count": "200"}
+        pages = await self._pages(await self.client.get("ServiceRequest", params))
+        return [r for page in pages for r in search_entries(page, "ServiceRequest")]
+
+
+def first_fault(group: BaseExceptionGroup[FhirError]) -> FhirError:
+    """The fault to report of several parallel requests: missing consent first (it is an answer), then the first."""
+    faults = [e for e in group.exceptions if isinstance(e, FhirError)]
+    consent = [e for e in faults if e.kind is FaultKind.CONSENT_REQUIRED]
+    return (consent or faults)[0]
+
+
+def _of_subject(documents: list[Json], patient_id: str) -> list[Json]:
+    """Only documents about this patient: a lenient server may have ignored the subject filter."""
+    local = f"Patient/{patient_id}"
+    return [d for d in documents if (document_subject(d) or "").endswith(("/" + local, local))]
+
+
+def candidates_from_match(
+    found: Sequence[tuple[PatientRecord, float | None, MatchGrade | None]], ranked: Sequence[Candidate]
+) -> list[Candidate]:
+    """`$match` results with the server's score and grade, and the local engine's per-field explanation."""
+    local = {c.patient.id: c for c in ranked}
+    out: list[Candidate] = []
+    for record, score, grade in found:
+        mine = local.get(record.id)
+        out.append(
+            Candidate(
+                patient=record,
+                score=score if score is not None else (mine.score if mine else 0.0),
+                grade=grade or (mine.grade if mine else MatchGrade.POSSIBLE),
+                agreements=mine.agreements if mine else (),
+            )
+        )
+    return out

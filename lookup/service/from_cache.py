@@ -1,0 +1,95 @@
+"""Answering from the offline cache when the server cannot: the same call, marked `source=cache` with its age.
+
+What was withheld online stays withheld offline: a patient without consent comes back as `consent-required`, and a
+summary that was released by break-glass is shown again only to another break-glass call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lookup.domain.model import (
+    Candidate,
+    Demographics,
+    Identifier,
+    LookupOutcome,
+    LookupSource,
+    LookupStatus,
+    MatchGrade,
+)
+from lookup.service.offline_store import Hit, OfflineStore
+from lookup.service.ranking import rank_records
+from lookup.service.results import Reporter
+from lookup.transport.faults import FhirError
+
+
+def answer_from_cache(
+    store: OfflineStore,
+    fault: FhirError,
+    rep: Reporter,
+    *,
+    identifiers: Sequence[Identifier],
+    query: Demographics | None,
+    patient_id: str | None,
+    reason: str | None,
+    population: int,
+) -> LookupOutcome:
+    """The cached answer to a lookup by patient id, identifiers or demographics, or `offline` with the fault."""
+    rep.start("cache", "server unavailable")
+    hits: list[Hit] = []
+    if patient_id is not None:
+        hit = store.get(patient_id)
+        hits = [hit] if hit is not None else []
+    elif identifiers:
+        hits = store.by_identifiers(identifiers)
+    if query is not None:
+        hits = store.by_demographics(query)
+        # The threshold of `certain` is the server's population, not the cache's: a person missing from the
+        # cache must not let a look-alike who is in it pass as certain.
+        ranked = rank_records(query, [h.entry.patient for h in hits], population)
+        by_id = {h.entry.patient.id: h for h in hits}
+        certain = [c for c in ranked if c.grade is MatchGrade.CERTAIN]
+        if len(certain) != 1 and ranked:
+            rep.done("cache", f"{len(ranked)} candidates")
+            oldest = max(by_id[c.patient.id].age_seconds for c in ranked)
+            return LookupOutcome(
+                status=LookupStatus.CANDIDATES,
+                source=LookupSource.CACHE,
+                age_seconds=oldest,
+                candidates=tuple(ranked[:10]),
+                message=fault.describe(),
+            )
+        hits = [by_id[certain[0].patient.id]] if certain else []
+    if len(hits) != 1:
+        rep.failed("cache", "no cached record" if not hits else "several cached records")
+        if len(hits) > 1:
+            candidates = tuple(Candidate(patient=h.entry.patient, score=0.5, grade=MatchGrade.POSSIBLE) for h in hits)
+            age = max(h.age_seconds for h in hits)
+            return LookupOutcome(
+                status=LookupStatus.CANDIDATES,
+                source=LookupSource.CACHE,
+                age_seconds=age,
+                candidates=candidates,
+                message=fault.describe(),
+            )
+        return LookupOutcome(status=LookupStatus.OFFLINE, message=fault.describe())
+    hit = hits[0]
+    entry = hit.entry
+    rep.done("cache", f"{hit.age_seconds:.0f} s old")
+    if (entry.consent_required or entry.break_glass) and reason is None:
+        return LookupOutcome(
+            status=LookupStatus.CONSENT_REQUIRED,
+            source=LookupSource.CACHE,
+            age_seconds=hit.age_seconds,
+            patient=entry.patient,
+            message=fault.describe(),
+        )
+    return LookupOutcome(
+        status=LookupStatus.FOUND,
+        source=LookupSource.CACHE,
+        age_seconds=hit.age_seconds,
+        patient=entry.patient,
+        summary=entry.summary,
+        break_glass=reason is not None,
+        message=fault.describe(),
+    )

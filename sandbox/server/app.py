@@ -1,0 +1,153 @@
+"""The sandbox coordination server: `create_app(config)` builds the FastAPI application.
+
+All FHIR routes live under `config.base_path` (`/fhir`): the CapabilityStatement, the OAuth2 token endpoint, and
+the routes of `routes_patients` and `routes_workflow`. The database is prepared (generated, imported, indexed)
+before the application is returned, so a server started from it answers at once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import JSONResponse
+
+from sandbox.server import routes_patients, routes_workflow
+from sandbox.server.auth import Authority, TokenError
+from sandbox.server.config import SandboxConfig
+from sandbox.server.fhir import now_instant
+from sandbox.server.http import FhirResponse, base_url, install_error_handlers, state_of
+from sandbox.server.loader import prepare
+from sandbox.server.matcher import Matching
+from sandbox.server.state import SandboxState
+
+Json = dict[str, Any]
+_OAUTH_URIS: Final = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+_SEARCH_PARAMS: Final[dict[str, list[tuple[str, str]]]] = {
+    "Patient": [("identifier", "token"), ("family", "string"), ("given", "string"), ("birthdate", "date"),
+                ("gender", "token"), ("address-state", "string"), ("phone", "token"), ("_id", "token")],
+    "Bundle": [("type", "token"), ("composition.subject", "reference"), ("composition.patient", "reference")],
+    "Appointment": [("patient", "reference"), ("date", "date"), ("status", "token")],
+    "ServiceRequest": [("performer", "reference"), ("status", "token"), ("patient", "reference")],
+    "AuditEvent": [("patient", "reference")],
+    "Consent": [("patient", "reference")],
+}  # fmt: skip
+_INTERACTIONS: Final[dict[str, list[str]]] = {
+    "Patient": ["read", "search-type"],
+    "Bundle": ["search-type"],
+    "Appointment": ["read", "search-type", "update"],
+    "ServiceRequest": ["read", "search-type"],
+    "AuditEvent": ["read", "search-type", "update"],
+    "Consent": ["search-type"],
+}
+
+
+def capability_statement(config: SandboxConfig, base: str) -> Json:
+    """What this server offers; `$match` and `$summary` appear only when switched on."""
+    operations = []
+    if config.supports_match:
+        operations.append({"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"})
+    if config.supports_summary:
+        operations.append({"name": "summary", "definition": "http://hl7.org/fhir/uv/ips/OperationDefinition/summary"})
+    resources = []
+    for name, interactions in _INTERACTIONS.items():
+        resource: Json = {
+            "type": name,
+            "interaction": [{"code": code} for code in interactions],
+            "searchParam": [{"name": p, "type": t} for p, t in _SEARCH_PARAMS[name]],
+        }
+        if name == "Patient" and operations:
+            resource["operation"] = operations
+        resources.append(resource)
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": now_instant(),
+        "publisher": "Kiosk patient lookup sandbox",
+        "kind": "instance",
+        "software": {"name": "kiosk sandbox coordination server"},
+        "implementation": {"description": "Synthetic Vietnamese health data coordination system", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": "Documents are searched by Bundle?type=document&composition.subject=Patient/{id}.",
+                "security": {
+                    "extension": [
+                        {"url": _OAUTH_URIS, "extension": [{"url": "token", "valueUri": f"{base}/auth/token"}]}
+                    ],
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                    "code": "SMART-on-FHIR",
+                                }
+                            ]
+                        }
+                    ],
+                },
+                "resource": resources,
+                "operation": operations,
+            }
+        ],
+    }
+
+
+def _meta_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/metadata", response_class=FhirResponse, summary="CapabilityStatement")
+    def metadata(request: Request) -> FhirResponse:
+        return FhirResponse(capability_statement(state_of(request).config, base_url(request)))
+
+    @router.post("/auth/token", summary="OAuth2 client credentials token")
+    def token(
+        request: Request,
+        grant_type: Annotated[str | None, Form(max_length=100)] = None,
+        client_id: Annotated[str | None, Form(max_length=200)] = None,
+        client_secret: Annotated[str | None, Form(max_length=200)] = None,
+        scope: Annotated[str | None, Form(max_length=1000)] = None,
+    ) -> JSONResponse:
+        if grant_type != "client_credentials":
+            return _token_error(TokenError("unsupported_grant_type", "only client_credentials is supported"))
+        if not client_id or client_secret is None:
+            return _token_error(TokenError("invalid_client", "client_id and client_secret are required", 401))
+        try:
+            access, granted = state_of(request).authority.issue(client_id, client_secret, scope)
+        except TokenError as exc:
+            return _token_error(exc)
+        body = {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": state_of(request).authority.lifetime_s,
+            "scope": " ".join(sorted(s.value for s in granted.scopes)),
+        }
+        return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    return router
+
+
+def _token_error(exc: TokenError) -> JSONResponse:
+    headers = {"Cache-Control": "no-store"}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Basic"
+    return JSONResponse({"error": exc.error, "error_description": exc.description}, exc.status, headers)
+
+
+def create_app(config: SandboxConfig) -> FastAPI:
+    """The application, with its database prepared and (when available) the matching engine building."""
+    store = prepare(config.db_path, config.population, config.seed, config.document_share, config.import_path)
+    authority = Authority.with_demo_clients(config.token_lifetime_s) if config.demo_clients else Authority([], 1)
+    matching = Matching(store) if config.supports_match else None
+    app = FastAPI(
+        title="Kiosk sandbox coordination server",
+        version="1.0",
+        description="FHIR R4 reference server with a synthetic Vietnamese population (demos and tests only).",
+    )
+    app.state.sandbox = SandboxState(config, store, authority, matching)
+    install_error_handlers(app)
+    for router in (_meta_router(), routes_patients.router, routes_workflow.router):
+        app.include_router(router, prefix=config.base_path)
+    return app

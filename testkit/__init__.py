@@ -1,0 +1,1 @@
+"""What tests and benchmarks both use: card texts, synthetic scenes, recorders. Never imported by the product."""
