@@ -56,7 +56,7 @@ def _cold_start_seconds(runs: int) -> list[float]:
 
 
 def run(size: Size) -> list[Figure]:
-    from tests.kiosk.driving import scan_latencies
+    from testkit.kiosk import scan_latencies
 
     population = 10_000 if size is Size.FULL else 1_000
     scans = 30 if size is Size.FULL else 8

@@ -37,16 +37,16 @@ from typing import Any, Final
 from benchmarks.report import Figure, Size
 from benchmarks.shared import SHARE, shared_sandbox_db, shared_sandbox_process
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind
-from lookup.domain.model import Identifier, LookupOutcome, LookupSource, LookupStatus, Sex
-from lookup.service.audit import AUDIT_KIND
-from lookup.service.cache_protocol import Outbox, OutboxEntry
+from lookup.domain.model import Identifier, LookupOutcome, LookupSource, LookupStatus
 from lookup.service.lookup_service import LookupService
 from lookup.transport.config import ServerConfig
 from lookup.trust.trust_list import TrustList
 from offline_cache import OfflineCache
 from sandbox.synthetic import clinical
+from sandbox.synthetic.cards import cccd_qr_text
 from sandbox.synthetic.population import SyntheticPerson, generate_people
 from scanners.payloads import interpret
+from testkit.outbox import RecordingOutbox
 
 NAME = "load"
 SEED: Final = 1
@@ -73,28 +73,6 @@ class Plan:
 PLANS: Final = {Size.FULL: Plan(1_000_000, 50, 60.0, 10.0), Size.SMOKE: Plan(5_000, 10, 10.0, 3.0)}
 
 
-class RecordingOutbox:
-    """An outbox that remembers the id of every audit event it accepted, to count them on the server later."""
-
-    def __init__(self, inner: Outbox) -> None:
-        self.inner = inner
-        self.audit_ids: set[str] = set()
-
-    def append(self, kind: str, idempotency_key: str, payload: bytes) -> None:
-        self.inner.append(kind, idempotency_key, payload)
-        if kind == AUDIT_KIND:
-            self.audit_ids.add(idempotency_key)
-
-    def claim(self, limit: int = 20) -> Sequence[OutboxEntry]:
-        return self.inner.claim(limit)
-
-    def acknowledge(self, entry_id: int) -> None:
-        self.inner.acknowledge(entry_id)
-
-    def fail(self, entry_id: int, reason: str, *, retry: bool = True) -> None:
-        self.inner.fail(entry_id, reason, retry=retry)
-
-
 @dataclass
 class Tally:
     """What every kiosk measured."""
@@ -103,12 +81,6 @@ class Tally:
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     delivery_ms: list[float] = field(default_factory=list)
-
-
-def card_text(person: SyntheticPerson) -> str:
-    """The QR text of the person's chip ID card."""
-    sex = "Nam" if person.sex is Sex.MALE else "Nữ"
-    return f"{person.cccd}||{person.full_name}|{person.birth_date:%d%m%Y}|{sex}|{person.address}|01012021"
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -151,7 +123,7 @@ class Kiosk:
         """Run one action; its result word (an outcome status, or a check-in result)."""
         service = self.service
         if action == "scan":
-            scan = interpret(card_text(self._person()), format="QRCode", decoder="zxing-cpp", trust=self.trust)
+            scan = interpret(cccd_qr_text(self._person()), format="QRCode", decoder="zxing-cpp", trust=self.trust)
             return _word(await service.by_scan(scan))
         if action == "bhxh":
             person = self._person()

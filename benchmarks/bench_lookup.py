@@ -21,24 +21,18 @@ from typing import Any
 
 from benchmarks.report import Figure, Size
 from benchmarks.shared import SHARE, sandbox_process, shared_sandbox_db
-from lookup.domain.model import LookupOutcome, LookupSource, LookupStatus, ScanResult, Sex
+from lookup.domain.model import LookupOutcome, LookupSource, LookupStatus, ScanResult
 from lookup.service.lookup_service import LookupService
 from lookup.transport.config import ServerConfig
 from lookup.trust.trust_list import TrustList
 from sandbox.server.config import SandboxConfig
 from sandbox.server.runner import start_sandbox
+from sandbox.synthetic.cards import cccd_qr_text
 from sandbox.synthetic.population import SyntheticPerson, generate_people
 from scanners.payloads import interpret
 
 NAME = "lookup"
 SEED = 1
-
-
-def card_text(person: SyntheticPerson) -> str:
-    """The QR text of the person's chip ID card, as a scanner reads it."""
-    sex = "Nam" if person.sex is Sex.MALE else "Nữ"
-    born = person.birth_date.strftime("%d%m%Y")
-    return f"{person.cccd}||{person.full_name}|{born}|{sex}|{person.address}|01012021"
 
 
 def _sample(population: int, count: int) -> list[SyntheticPerson]:
@@ -94,7 +88,7 @@ async def _measure(size: Size, work: Path) -> list[Figure]:
     population, count, searches = (1_000_000, 300, 100) if size is Size.FULL else (2_000, 40, 20)
     db = shared_sandbox_db(population, SEED)
     people = _sample(population, count)
-    texts = [card_text(p) for p in people]
+    texts = [cccd_qr_text(p) for p in people]
     cache = OfflineCache.open(work / "cache", key_file=work / "key", ttl_seconds=3600.0)
     figures: list[Figure] = []
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import string
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -23,95 +22,12 @@ import numpy as np
 
 from benchmarks.report import Figure, Size
 from lookup.domain.model import Demographics, MatchGrade
-from lookup.matching import MatchEngine, fold
+from lookup.domain.text import fold
+from lookup.matching import MatchEngine
 from sandbox.synthetic.population import SyntheticPerson, generate_people
+from testkit.queries import OUTSIDERS, Query, corrupt, make_queries, pick_kind
 
-KINDS = ("accents", "typo", "swap", "year", "middle", "old_province", "no_province")
 SEED = 20250701
-OUTSIDERS = 0.1
-
-
-def typo(text: str, rng: random.Random) -> str:
-    """One keyboard slip: a letter dropped, added, replaced, or two neighbours swapped."""
-    letters = list(text)
-    for _ in range(20):
-        changed = letters.copy()
-        op = rng.randrange(4)
-        i = rng.randrange(len(changed))
-        if op == 0 and len(changed) > 2:
-            del changed[i]
-        elif op == 1:
-            changed.insert(i, rng.choice(string.ascii_lowercase))
-        elif op == 2:
-            changed[i] = rng.choice(string.ascii_lowercase)
-        elif len(changed) > 1:
-            j = min(i + 1, len(changed) - 1) if i + 1 < len(changed) else i - 1
-            changed[i], changed[j] = changed[j], changed[i]
-        result = "".join(changed)
-        if result.strip() and result.lower() != text.lower():
-            return result
-    return text + "h"
-
-
-def corrupt(person: SyntheticPerson, kind: str, rng: random.Random) -> Demographics:
-    """The person as typed, with one corruption of the given kind."""
-    family, middle, given = person.family, person.middle, person.given
-    birth_date: dt.date | None = person.birth_date
-    province: str | None = person.province
-    if kind == "accents":
-        family, given = fold(family), fold(given)
-        middle = fold(middle) if middle else None
-        province = fold(province)
-    elif kind == "typo":
-        given = typo(given, rng)
-    elif kind == "swap":
-        day, month = person.birth_date.day, person.birth_date.month
-        birth_date = person.birth_date.replace(day=month, month=day)
-    elif kind == "year":
-        birth_date = None
-    elif kind == "middle":
-        middle = None
-    elif kind == "old_province":
-        province = person.card_province
-    elif kind == "no_province":
-        province = None
-    return Demographics(
-        family=family,
-        middle=middle,
-        given=given,
-        birth_date=birth_date,
-        birth_year=person.birth_date.year,
-        sex=person.sex,
-        province=province,
-    )
-
-
-def pick_kind(person: SyntheticPerson, rng: random.Random) -> str:
-    while True:
-        kind = rng.choice(KINDS)
-        swappable = person.birth_date.day <= 12 and person.birth_date.day != person.birth_date.month
-        if kind != "swap" or swappable:
-            return kind
-
-
-@dataclass(frozen=True)
-class Query:
-    """A typed query and who it is (None when that person is not in the index)."""
-
-    demographics: Demographics
-    truth: str | None
-    kind: str
-
-
-def make_queries(people: Sequence[SyntheticPerson], outsiders: Sequence[SyntheticPerson], count: int) -> list[Query]:
-    rng = random.Random(SEED)
-    queries = []
-    for _ in range(count):
-        outside = bool(outsiders) and rng.random() < OUTSIDERS
-        person = rng.choice(outsiders) if outside else rng.choice(people)
-        kind = pick_kind(person, rng)
-        queries.append(Query(corrupt(person, kind, rng), None if outside else person.patient_id, kind))
-    return queries
 
 
 @dataclass(frozen=True)
@@ -251,7 +167,8 @@ def loopback_figure(population: int, count: int) -> Figure:
     import httpx
 
     from benchmarks.shared import sandbox_process, shared_sandbox_db
-    from lookup.fhir.patient import match_entries, patient_resource
+    from lookup.fhir.bundles import match_entries
+    from lookup.fhir.patient import patient_resource
 
     seed = 1
     rng = random.Random(SEED)

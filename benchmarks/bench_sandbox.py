@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 
 from benchmarks.report import Figure, Size
+from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind
 from sandbox.server.config import SandboxConfig
-from sandbox.server.fhir import CCCD_SYSTEM
 from sandbox.server.loader import build_database
 from sandbox.server.runner import start_sandbox
 from sandbox.synthetic.population import generate_people
@@ -27,6 +27,7 @@ from sandbox.synthetic.population import generate_people
 NAME = "sandbox"
 SEED = 1
 SHARE = 0.4
+CCCD_SYSTEM = DEFAULT_TABLE.system(IdentifierKind.CCCD)
 
 
 def _load(directory: Path, population: int, floor: float | None) -> tuple[Path, Figure]:

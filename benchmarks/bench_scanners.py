@@ -26,7 +26,7 @@ from scanners.decoders import DecoderChain, ZbarDecoder, ZxingDecoder
 from scanners.payloads import ShcChunks
 from scanners.payloads.shc import parse_shc
 from scanners.sources import SourceError, load_image
-from tests.scanners.frames import camera_frame, noisy_background, qr_image
+from testkit.frames import camera_frame, noisy_background, qr_image
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "samples"

@@ -25,11 +25,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from benchmarks.bench_matching import _febrl_person, corrupt, pick_kind, typo
+from benchmarks.bench_matching import _febrl_person
 from lookup.domain.model import Demographics, Sex
 from lookup.matching import MatchEngine
 from lookup.matching.weights import LEVELS, WEIGHTS_FILE, Grading, Probabilities, WeightTable, load_weights
 from sandbox.synthetic.population import SyntheticPerson, generate_people
+from testkit.queries import corrupt, pick_kind, typo
 
 SEED = 7
 RANDOM_PER_QUERY = 20

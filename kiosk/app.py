@@ -4,7 +4,7 @@ Screens post what the clerk or patient asked for (`ScanTextReceived`, `SearchReq
 the app starts one named worker per lookup in the `lookup` group (exclusive: a new scan cancels the old lookup);
 the worker posts `LookupProgressed` for every step and `LookupFinished` at the end, and the app shows the screen
 the outcome calls for in this mode. The app holds no matching, parsing or protocol logic: it asks the scanners,
-the lookup service and the cache through `kiosk.data.ports`. No exception reaches the screen as a traceback: worker
+the lookup service and the cache it is handed (`kiosk.services`). No exception reaches the screen as a traceback: worker
 failures become a notice in the clerk's words, and only the exception's type is logged (its text may hold data).
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from time import monotonic
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
 from textual.app import App
@@ -21,18 +21,18 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
-from kiosk.data.activity import Clock, LookupActivity, system_clock
-from kiosk.data.hint import DemoHint
-from kiosk.data.ports import CameraHandle, KeyRows, KioskServices, LookupStepView, ProgressSink, WedgeRun
+from kiosk.activity import Clock, LookupActivity, system_clock
+from kiosk.demo_hint import DemoHint
 from kiosk.dialogs.break_glass import BreakGlassDialog
 from kiosk.dialogs.notice import NoticeDialog
 from kiosk.i18n import Translator
-from kiosk.screens.admin import AdminScreen, kiosk_state
+from kiosk.screens.admin import AdminScreen, KeyRows, kiosk_state
 from kiosk.screens.base import KioskScreen
 from kiosk.screens.candidates import CandidatesScreen
 from kiosk.screens.routing import AskBreakGlass, ShowScreen, next_step
 from kiosk.screens.search import SearchScreen
 from kiosk.screens.waiting import WaitingScreen
+from kiosk.services.ports import CameraHandle, KioskServices
 from kiosk.settings import Settings
 from kiosk.widgets.context import KioskContext
 from kiosk.widgets.messages import (
@@ -49,7 +49,11 @@ from kiosk.widgets.messages import (
 )
 from kiosk.widgets.progress import LookupProgress
 from kiosk.widgets.theme import HIGH_CONTRAST
-from lookup.domain.model import LookupOutcome, ScanKind, ScanResult
+from lookup import LookupOutcome, ScanKind, ScanResult
+
+if TYPE_CHECKING:
+    from lookup import LookupStep, Progress
+    from scanners.wedge import WedgeEvent
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +115,8 @@ class KioskApp(App[None]):
             idle = self.settings.idle_reset_seconds
             self.set_interval(min(1.0, idle / 4), self._reset_when_idle, name="idle-reset")
         self.set_interval(OUTBOX_EVERY_S, self._deliver_outbox, name="outbox-delivery")
-        if self.services.warm_up is not None:
-            # Started once the first screen is painted, so it does not compete with start-up for the CPU.
-            self.set_timer(WARM_UP_AFTER_S, self._start_warm_up, name="warm-up")
+        # Started once the first screen is painted, so it does not compete with start-up for the CPU.
+        self.set_timer(WARM_UP_AFTER_S, self._start_warm_up, name="warm-up")
         if self.services.camera is not None:
             self.post_message(CameraStatusChanged("starting"))
             self.run_worker(self._start_camera, name="camera-start", group="camera", thread=True, exit_on_error=False)
@@ -121,8 +124,10 @@ class KioskApp(App[None]):
     async def on_unmount(self) -> None:
         if self._camera is not None:
             self._camera.stop()
+        service = self.services.lookup.built
         try:
-            await self.services.lookup.aclose()
+            if service is not None:
+                await service.aclose()
         except Exception as exc:  # closing must never turn an exit into a crash
             log.warning("closing the lookup service failed: %s", type(exc).__name__)
 
@@ -134,7 +139,7 @@ class KioskApp(App[None]):
 
     async def _flush_outbox(self) -> None:
         try:
-            await self.services.lookup.flush_outbox()
+            await self.services.lookup.get().flush_outbox()
         except Exception as exc:  # delivery is retried on the next round; the outbox keeps every message
             log.warning("outbox delivery failed: %s", type(exc).__name__)
         finally:
@@ -144,10 +149,8 @@ class KioskApp(App[None]):
         self.run_worker(self._warm_up, name="warm-up", group="startup", thread=True, exit_on_error=False)
 
     def _warm_up(self) -> None:
-        warm = self.services.warm_up
         try:
-            if warm is not None:
-                warm()
+            self.services.warm_up()
         except Exception as exc:  # the first lookup will meet the same fault and show it in words
             log.warning("warming up the lookup service failed: %s", type(exc).__name__)
 
@@ -207,23 +210,25 @@ class KioskApp(App[None]):
         """Feed a key to the wedge detector unless a text field has it; True when the detector took the key."""
         if self._typing_in_field() or isinstance(self.screen, BreakGlassDialog | NoticeDialog):
             return False
-        wedge = self.services.wedge
         if event.key == "enter":
-            if not wedge.pending:
+            # Enter belongs to a burst only while keys are held back; before the first key nothing is.
+            wedge = self.services.wedge.built
+            if wedge is None or not wedge.pending:
                 return False
             char = "\r"
         elif event.is_printable and event.character is not None:
             char = event.character
         else:
             return False
-        self._wedge_runs(wedge.feed(char, event.time))
+        self._wedge_runs(self.services.wedge.get().feed(char, event.time))
         return True
 
     def _poll_wedge(self) -> None:
-        if self.services.wedge.pending:
-            self._wedge_runs(self.services.wedge.poll(monotonic()))
+        wedge = self.services.wedge.built
+        if wedge is not None and wedge.pending:
+            self._wedge_runs(wedge.poll(monotonic()))
 
-    def _wedge_runs(self, runs: Sequence[WedgeRun]) -> None:
+    def _wedge_runs(self, runs: Sequence[WedgeEvent]) -> None:
         for run in runs:
             if run.kind == "scan":
                 self.post_message(ScanTextReceived(run.text, "wedge"))
@@ -261,7 +266,9 @@ class KioskApp(App[None]):
         self.clear_notifications()
         while len(self.screen_stack) > 1:
             self.pop_screen()
-        self.services.wedge.poll(monotonic() + 3600.0)  # decide and drop whatever keys were pending
+        wedge = self.services.wedge.built
+        if wedge is not None:
+            wedge.poll(monotonic() + 3600.0)  # decide and drop whatever keys were pending
         waiting = self._waiting_screen()
         waiting.set_notice("")
         waiting.progress.clear()
@@ -276,7 +283,7 @@ class KioskApp(App[None]):
     @on(ScanTextReceived)
     def _read_scan(self, message: ScanTextReceived) -> None:
         try:
-            scan = self.services.reader.read(message.text, decoder=message.decoder)
+            scan = self.services.reader.get().read(message.text, decoder=message.decoder)
         except ValueError as exc:
             log.info("unreadable scan: %s", type(exc).__name__)
             self.post_message(ScanUnreadable("scan.unreadable"))
@@ -294,14 +301,14 @@ class KioskApp(App[None]):
             self.notify(warning, severity="warning", timeout=6)
         self._keep_candidates = False
         scan = message.scan
-        self._start_lookup("lookup-scan", lambda progress: self.services.lookup.by_scan(scan, progress=progress))
+        self._start_lookup("lookup-scan", lambda progress: self.services.lookup.get().by_scan(scan, progress=progress))
 
     @on(SearchRequested)
     def _search_requested(self, message: SearchRequested) -> None:
         self._keep_candidates = False
         query = message.query
         self._start_lookup(
-            "lookup-search", lambda progress: self.services.lookup.by_demographics(query, progress=progress)
+            "lookup-search", lambda progress: self.services.lookup.get().by_demographics(query, progress=progress)
         )
 
     @on(CandidateChosen)
@@ -309,7 +316,7 @@ class KioskApp(App[None]):
         self._keep_candidates = True
         chosen = message.patient_id
         self._start_lookup(
-            "open-patient", lambda progress: self.services.lookup.open_patient(chosen, progress=progress)
+            "open-patient", lambda progress: self.services.lookup.get().open_patient(chosen, progress=progress)
         )
 
     @on(BreakGlassRequested)
@@ -317,19 +324,19 @@ class KioskApp(App[None]):
         self._keep_candidates = True
         patient, reason = message.patient_id, message.reason
         self._start_lookup(
-            "break-glass", lambda progress: self.services.lookup.break_glass(patient, reason, progress=progress)
+            "break-glass", lambda progress: self.services.lookup.get().break_glass(patient, reason, progress=progress)
         )
 
     # -- the lookup worker --------------------------------------------------------------------------------------
 
-    def _start_lookup(self, name: str, call: Callable[[ProgressSink], Awaitable[LookupOutcome]]) -> None:
+    def _start_lookup(self, name: str, call: Callable[[Progress], Awaitable[LookupOutcome]]) -> None:
         self._generation += 1
         self._screen_progress().begin()
         self.run_worker(
             self._lookup(call, self._generation), name=name, group="lookup", exclusive=True, exit_on_error=False
         )
 
-    async def _lookup(self, call: Callable[[ProgressSink], Awaitable[LookupOutcome]], generation: int) -> None:
+    async def _lookup(self, call: Callable[[Progress], Awaitable[LookupOutcome]], generation: int) -> None:
         try:
             outcome = await call(self._post_step)
         except Exception as exc:  # the service should not raise; if it does the clerk reads a notice, not a trace
@@ -338,7 +345,7 @@ class KioskApp(App[None]):
             return
         self.post_message(LookupFinished(outcome, generation))
 
-    def _post_step(self, step: LookupStepView) -> None:
+    def _post_step(self, step: LookupStep) -> None:
         self.post_message(LookupProgressed(step))
 
     @on(LookupProgressed)
@@ -359,7 +366,7 @@ class KioskApp(App[None]):
         self._screen_progress().clear()
         self.activity.record()
         self._deliver_outbox()
-        step = next_step(self.context, message.outcome, self.services.lookup)
+        step = next_step(self.context, message.outcome, self.services.lookup.get())
         if isinstance(step, ShowScreen):
             self._show(step.screen)
         elif isinstance(step, AskBreakGlass):

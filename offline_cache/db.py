@@ -27,40 +27,52 @@ BUSY_TIMEOUT = 2.0
 
 # `records_age` covers the expiry filter, the size total and the figures, so they never read the ciphertexts: opening a
 # cache of 100,000 records takes milliseconds, not a scan of its whole file.
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value {blob} NOT NULL){without_rowid};
 CREATE TABLE IF NOT EXISTS records (
-    id INTEGER PRIMARY KEY,
-    key_mac BLOB NOT NULL UNIQUE,
+    id {row_id},
+    key_mac {blob} NOT NULL UNIQUE,
     clinical INTEGER NOT NULL,
-    stored_at REAL NOT NULL,
-    last_used REAL NOT NULL,
+    stored_at {real} NOT NULL,
+    last_used {real} NOT NULL,
     size INTEGER NOT NULL,
-    sealed BLOB NOT NULL
+    sealed {blob} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_age ON records (stored_at, clinical, size);
 CREATE INDEX IF NOT EXISTS records_last_used ON records (last_used);
 CREATE TABLE IF NOT EXISTS record_index (
-    index_mac BLOB NOT NULL,
-    record_id INTEGER NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+    index_mac {blob} NOT NULL,
+    record_id {row_ref} NOT NULL REFERENCES records (id) ON DELETE CASCADE,
     PRIMARY KEY (index_mac, record_id)
-) WITHOUT ROWID;
+){without_rowid};
 CREATE INDEX IF NOT EXISTS record_index_record ON record_index (record_id);
 CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
+    id {row_id},
     kind TEXT NOT NULL,
-    idempotency_mac BLOB NOT NULL UNIQUE,
+    idempotency_mac {blob} NOT NULL UNIQUE,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    due_at REAL NOT NULL,
-    lease_until REAL,
-    sealed BLOB,
-    reason BLOB
+    created_at {real} NOT NULL,
+    updated_at {real} NOT NULL,
+    due_at {real} NOT NULL,
+    lease_until {real},
+    sealed {blob},
+    reason {blob}
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, due_at);
 """
+
+
+def table_statements(*, row_id: str, row_ref: str, real: str, blob: str, without_rowid: str = "") -> list[str]:
+    """The statements that create the cache's tables, in one database's words for a row id, a reference to one, a
+    float and a byte string; the stores' SQL runs unchanged on the tables either database makes of them."""
+    filled = _TABLES.format(row_id=row_id, row_ref=row_ref, real=real, blob=blob, without_rowid=without_rowid)
+    return [statement for statement in filled.split(";") if statement.strip()]
+
+
+_SQLITE_SCHEMA = table_statements(
+    row_id="INTEGER PRIMARY KEY", row_ref="INTEGER", real="REAL", blob="BLOB", without_rowid=" WITHOUT ROWID"
+)
 
 
 class Sealing(Protocol):
@@ -158,9 +170,8 @@ class Database:
             )
         if version < SCHEMA_VERSION:
             with self.transaction(durable=True):
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in _SQLITE_SCHEMA:
+                    conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @property

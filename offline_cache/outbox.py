@@ -21,6 +21,9 @@ from pydantic import BaseModel, ConfigDict
 from offline_cache.db import Backend, Blinding, Connection, Sealing
 
 _IDEMPOTENCY = b"outbox-idempotency"
+_PAYLOAD = b"outbox\x00"
+_REASON = b"reason\x00"
+"""What a message's payload and its failure reason are each bound to, with the message's idempotency MAC."""
 
 
 class OutboxState(StrEnum):
@@ -94,7 +97,7 @@ class MessageOutbox:
         """Queue a message; appending the same idempotency key twice keeps one."""
         mac = self._blinder.blind(_IDEMPOTENCY, idempotency_key)
         raw = idempotency_key.encode("utf-8")
-        sealed = self._sealer.seal(struct.pack(">I", len(raw)) + raw + payload, b"outbox\x00" + mac)
+        sealed = self._sealer.seal(struct.pack(">I", len(raw)) + raw + payload, _PAYLOAD + mac)
         now = self._db.clock()
         with self._db.transaction(durable=True) as conn:
             conn.execute(
@@ -125,7 +128,7 @@ class MessageOutbox:
                     " updated_at = ? WHERE id = ?",
                     (lease_until, lease_until, now, row_id),
                 )
-                plain = self._sealer.open(sealed, b"outbox\x00" + mac)
+                plain = self._sealer.open(sealed, _PAYLOAD + mac)
                 (length,) = struct.unpack_from(">I", plain)
                 key = plain[4 : 4 + length].decode("utf-8")
                 claimed.append(OutboxMessage(row_id, kind, key, plain[4 + length :], attempts + 1))
@@ -133,13 +136,7 @@ class MessageOutbox:
 
     def acknowledge(self, entry_id: int) -> None:
         """The server has the message: mark it delivered and erase its payload."""
-        now = self._db.clock()
-        with self._db.transaction(durable=True) as conn:
-            conn.execute(
-                "UPDATE outbox SET state = 'acknowledged', sealed = NULL, reason = NULL, lease_until = NULL,"
-                " due_at = ?, updated_at = ? WHERE id = ?",
-                (now, now, entry_id),
-            )
+        self._move(entry_id, "state = 'acknowledged', sealed = NULL, reason = NULL, lease_until = NULL")
 
     def fail(self, entry_id: int, reason: str, *, retry: bool = True) -> None:
         """A delivery failed: queue it again after a backoff, or give it up with its reason when `retry` is False or
@@ -152,7 +149,7 @@ class MessageOutbox:
             if row is None or row[2] == OutboxState.ACKNOWLEDGED:
                 return
             attempts, mac = row[0], row[1]
-            sealed_reason = self._sealer.seal(reason.encode("utf-8"), b"reason\x00" + mac)
+            sealed_reason = self._seal_reason(reason, mac)
             if retry and attempts < self.policy.max_attempts:
                 conn.execute(
                     "UPDATE outbox SET state = 'queued', due_at = ?, lease_until = NULL, reason = ?, updated_at = ?"
@@ -166,13 +163,7 @@ class MessageOutbox:
 
     def requeue(self, entry_id: int) -> None:
         """Give a failed message a fresh set of attempts (an administrator's decision)."""
-        now = self._db.clock()
-        with self._db.transaction(durable=True) as conn:
-            conn.execute(
-                "UPDATE outbox SET state = 'queued', attempts = 0, due_at = ?, updated_at = ? "
-                "WHERE id = ? AND state = 'failed'",
-                (now, now, entry_id),
-            )
+        self._move(entry_id, "state = 'queued', attempts = 0", where="state = 'failed'")
 
     def states(self) -> dict[OutboxState, int]:
         """How many messages are in each state (every state listed, zeros included)."""
@@ -205,7 +196,7 @@ class MessageOutbox:
                     created_at=dt.datetime.fromtimestamp(created, tz=dt.UTC),
                     updated_at=dt.datetime.fromtimestamp(updated, tz=dt.UTC),
                     next_attempt_at=_when(due) if waiting else None,
-                    reason=None if reason is None else self._sealer.open(reason, b"reason\x00" + mac).decode("utf-8"),
+                    reason=None if reason is None else self._open_reason(reason, mac),
                 )
             )
         return items
@@ -228,12 +219,27 @@ class MessageOutbox:
                 "DELETE FROM outbox WHERE state = 'acknowledged' AND updated_at <= ?", (horizon,)
             ).rowcount
 
+    def _move(self, entry_id: int, change: str, *, where: str = "") -> None:
+        """One message changed as `change` says (when `where` holds), due and updated now; both are SQL written in
+        this class, never a value."""
+        now = self._db.clock()
+        condition = f" AND {where}" if where else ""
+        with self._db.transaction(durable=True) as conn:
+            conn.execute(
+                f"UPDATE outbox SET {change}, due_at = ?, updated_at = ? WHERE id = ?{condition}", (now, now, entry_id)
+            )
+
     def _set_failed(self, conn: Connection, entry_id: int, mac: bytes, reason: str, now: float) -> None:
-        sealed_reason = self._sealer.seal(reason.encode("utf-8"), b"reason\x00" + mac)
         conn.execute(
             "UPDATE outbox SET state = 'failed', reason = ?, lease_until = NULL, updated_at = ? WHERE id = ?",
-            (sealed_reason, now, entry_id),
+            (self._seal_reason(reason, mac), now, entry_id),
         )
+
+    def _seal_reason(self, reason: str, mac: bytes) -> bytes:
+        return self._sealer.seal(reason.encode("utf-8"), _REASON + mac)
+
+    def _open_reason(self, sealed: bytes, mac: bytes) -> str:
+        return self._sealer.open(sealed, _REASON + mac).decode("utf-8")
 
 
 __all__: Sequence[str] = ("MessageOutbox", "OutboxItem", "OutboxMessage", "OutboxState", "RetryPolicy")

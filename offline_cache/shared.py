@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 from psycopg import errors, sql
 
-from offline_cache.db import Clock, Cursor
+from offline_cache.db import Clock, Cursor, table_statements
 from offline_cache.errors import CacheCorruptError, CacheError, CacheFullError, CacheKeyError
 from offline_cache.keys import Blinder, CacheKeys, Sealer
 from offline_cache.outbox import MessageOutbox, RetryPolicy
@@ -34,40 +34,9 @@ GiB = 1024**3
 _SETUP_LOCK = 7_311_020_001
 """Advisory lock id held while a kiosk creates the tables, so kiosks starting together do not race."""
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name text PRIMARY KEY, value bytea NOT NULL);
-CREATE TABLE IF NOT EXISTS records (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    key_mac bytea NOT NULL UNIQUE,
-    clinical integer NOT NULL,
-    stored_at double precision NOT NULL,
-    last_used double precision NOT NULL,
-    size integer NOT NULL,
-    sealed bytea NOT NULL
-);
-CREATE INDEX IF NOT EXISTS records_age ON records (stored_at, clinical, size);
-CREATE INDEX IF NOT EXISTS records_last_used ON records (last_used);
-CREATE TABLE IF NOT EXISTS record_index (
-    index_mac bytea NOT NULL,
-    record_id bigint NOT NULL REFERENCES records (id) ON DELETE CASCADE,
-    PRIMARY KEY (index_mac, record_id)
-);
-CREATE INDEX IF NOT EXISTS record_index_record ON record_index (record_id);
-CREATE TABLE IF NOT EXISTS outbox (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    kind text NOT NULL,
-    idempotency_mac bytea NOT NULL UNIQUE,
-    state text NOT NULL,
-    attempts integer NOT NULL DEFAULT 0,
-    created_at double precision NOT NULL,
-    updated_at double precision NOT NULL,
-    due_at double precision NOT NULL,
-    lease_until double precision,
-    sealed bytea,
-    reason bytea
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, due_at);
-"""
+_SCHEMA = table_statements(
+    row_id="bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", row_ref="bigint", real="double precision", blob="bytea"
+)
 
 
 class _Statements:
@@ -100,9 +69,8 @@ class PgDatabase:
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
                 self._conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
                 self._conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        self._conn.execute(statement.encode())
+                for statement in _SCHEMA:
+                    self._conn.execute(statement.encode())
 
     @property
     def label(self) -> str:

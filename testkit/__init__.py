@@ -1,1 +1,2 @@
-"""What tests and benchmarks both use: card texts, synthetic scenes, recorders. Never imported by the product."""
+"""What tests and benchmarks both use: code images and camera frames, a clerk driving the kiosk app, a recording
+outbox, and corrupted matching queries. Never imported by the product."""

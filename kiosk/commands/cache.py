@@ -13,8 +13,9 @@ import argparse
 from typing import Any
 
 from kiosk.output import CommandError, emit
-from kiosk.settings import Mode, Settings, load_settings
-from offline_cache import DB_NAME, CacheCorruptError, CacheError, OfflineCache, discard
+from kiosk.services.cache import open_cache
+from kiosk.settings import load_settings
+from offline_cache import DB_NAME, CacheError, discard
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,24 +28,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     purge.add_argument("--all", action="store_true", help="every record and every delivered message")
     purge.add_argument("--outbox", action="store_true", help="with --all: undelivered messages too")
     purge.add_argument("--discard", action="store_true", help="delete the cache file without opening it")
-
-
-def open_cache(settings: Settings) -> OfflineCache:
-    """The cache as this kiosk's settings open it (same key, time-to-live and lobby rule as the app)."""
-    ttl_hours = settings.effective_ttl_hours
-    passphrase = settings.cache_passphrase.get_secret_value() if settings.cache_passphrase else None
-    try:
-        return OfflineCache.open(
-            settings.cache_dir,
-            key_file=None if passphrase else settings.key_file,
-            passphrase=passphrase,
-            ttl_seconds=max(ttl_hours, 1 / 60) * 3600,
-            clinical_allowed=settings.mode is not Mode.LOBBY and ttl_hours > 0,
-        )
-    except CacheError as exc:
-        unreadable = isinstance(exc, CacheCorruptError) or "written under" in str(exc)
-        hint = " (`kiosk cache purge --discard` deletes the cache file)" if unreadable else ""
-        raise CommandError(f"{exc}{hint}") from None
 
 
 def _print(data: dict[str, Any], as_json: bool) -> None:

@@ -19,7 +19,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kiosk.data.hint import DemoHint
+from kiosk.commands.extras import require_sandbox_extra
+from kiosk.demo_hint import DemoHint
 from kiosk.output import CommandError
 from kiosk.settings import Mode, load_settings
 
@@ -36,13 +37,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--dir", type=Path, help="keep the sandbox database, trust list and cache here")
     p.add_argument("--serve", action="store_true", help="serve the app to a browser instead of this terminal")
     p.add_argument("--port", type=int, default=8000, help="browser port with --serve (default 8000)")
-
-
-def _qr_text(person: SyntheticPerson) -> str:
-    from lookup.domain.model import Sex
-
-    sex = "Nam" if person.sex is Sex.MALE else "Nữ"
-    return f"{person.cccd}||{person.full_name}|{person.birth_date:%d%m%Y}|{sex}|{person.address}|01072024"
 
 
 def _write_qr(text: str, path: Path) -> Path | None:
@@ -69,6 +63,8 @@ def _samples(population: int, seed: int, share: float) -> Iterator[tuple[Synthet
 
 
 def demo_hint(population: int, seed: int, share: float, folder: Path) -> DemoHint:
+    from sandbox.synthetic.cards import cccd_qr_text
+
     consenting = without = None
     for person, consented in _samples(population, seed, share):
         if consented and consenting is None:
@@ -79,16 +75,17 @@ def demo_hint(population: int, seed: int, share: float, folder: Path) -> DemoHin
             break
     if consenting is None:
         raise CommandError("the demo population has nobody with shared records; use a larger --population")
-    text = _qr_text(consenting)
+    text = cccd_qr_text(consenting)
     return DemoHint(
         cccd_text=text,
         qr_image=_write_qr(text, folder / "demo-cccd-qr.png"),
         search_name=f"{consenting.family} {consenting.given}, {consenting.birth_date.year}",
-        consent_text=_qr_text(without) if without is not None else None,
+        consent_text=cccd_qr_text(without) if without is not None else None,
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    require_sandbox_extra()
     from sandbox.server.config import SandboxConfig
     from sandbox.server.runner import start_sandbox
 

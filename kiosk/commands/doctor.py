@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from kiosk.output import emit
+from kiosk.output import CommandError, emit
+from kiosk.services.trust import TrustFile
 from kiosk.settings import Settings, load_settings
 
 
@@ -126,15 +126,12 @@ def check_trust_list(settings: Settings) -> Check:
             detail="set KIOSK_TRUST_LIST: without it no signature can be shown as valid",
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return Check(name="trust-list", status="error", detail=f"{path} does not exist")
-    except (OSError, ValueError) as exc:
-        return Check(name="trust-list", status="error", detail=f"{path} is not a readable JSON file: {exc}")
-    keys = data.get("keys") if isinstance(data, dict) else None
-    if not isinstance(keys, list) or not keys:
-        return Check(name="trust-list", status="error", detail=f"{path} is not a JWKS with keys")
-    return Check(name="trust-list", status="ok", detail=f"{path}: {len(keys)} trusted keys")
+        trust = TrustFile.read(path).trust_list()
+    except CommandError as exc:
+        return Check(name="trust-list", status="error", detail=str(exc))
+    if not len(trust):
+        return Check(name="trust-list", status="error", detail=f"{path}: the trust list holds no key")
+    return Check(name="trust-list", status="ok", detail=f"{path}: {len(trust)} trusted keys")
 
 
 def run_checks(settings: Settings, timeout: float = 2.0) -> list[Check]:

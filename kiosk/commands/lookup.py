@@ -13,11 +13,14 @@ import asyncio
 import contextlib
 import datetime as dt
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.output import CommandError, emit
 from kiosk.settings import Mode, Settings, load_settings
-from lookup.domain.model import Demographics, Identifier, LookupOutcome, LookupStatus, ScanResult, Sex
+from lookup import Demographics, Identifier, LookupOutcome, LookupStatus, ScanResult, Sex
+
+if TYPE_CHECKING:
+    from lookup import TrustList
 
 FLUSH_TIMEOUT_S = 3.0
 
@@ -113,8 +116,8 @@ def _plain(outcome: LookupOutcome) -> str:
     return "\n".join(lines)
 
 
-def _scan(settings: Settings, text: str, trust: Any) -> ScanResult:
-    from lookup.domain.identifiers import IdentifierSystems
+def _scan(settings: Settings, text: str, trust: TrustList) -> ScanResult:
+    from lookup import IdentifierSystems
     from scanners.payloads import interpret
 
     return interpret(
@@ -123,13 +126,15 @@ def _scan(settings: Settings, text: str, trust: Any) -> ScanResult:
 
 
 async def _lookup(args: argparse.Namespace, settings: Settings) -> LookupOutcome:
-    from kiosk.wiring import load_trust, lookup_service, open_cache
-    from lookup.domain.identifiers import IdentifierSystems
+    from kiosk.services.cache import open_cache_or_none
+    from kiosk.services.trust import TrustFile
+    from kiosk.wiring import lookup_service
+    from lookup import IdentifierSystems
 
     if settings.server is None:
         raise CommandError("no server configured: set KIOSK_SERVER or pass --server")
-    trust = load_trust(settings)
-    cache = None if args.no_cache else open_cache(settings)
+    trust = TrustFile.read(settings.trust_list).trust_list()
+    cache = None if args.no_cache else open_cache_or_none(settings)
     systems = IdentifierSystems(settings.identifier_systems)
     service = lookup_service(settings, trust, systems, cache, timeout_s=args.timeout)
     try:

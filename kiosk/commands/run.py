@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kiosk.data.hint import DemoHint
+from kiosk.demo_hint import DemoHint
 from kiosk.settings import Settings, load_settings
 
 if TYPE_CHECKING:

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from kiosk.commands.extras import require_sandbox_extra
 from kiosk.output import CommandError, emit
 
 
@@ -28,6 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_sandbox_extra()
     import uvicorn
 
     from sandbox.server.app import create_app

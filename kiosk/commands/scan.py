@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.output import CommandError, emit
+from kiosk.services.trust import TrustFile
 from kiosk.settings import load_settings
-from lookup.domain.identifiers import IdentifierSystems
-from lookup.domain.model import ScanResult
-from lookup.trust.trust_list import TrustList, TrustListError
+from lookup import IdentifierSystems, ScanResult
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,13 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from scanners.sources import SourceError, scan_path
 
     settings = load_settings()
-    trust_path = args.trust_list or settings.trust_list
-    trust: TrustList | None = None
-    if trust_path is not None:
-        try:
-            trust = TrustList.load(trust_path)
-        except TrustListError as exc:
-            raise CommandError(str(exc)) from None
+    trust = TrustFile.read(args.trust_list or settings.trust_list).trust_list()
     systems = IdentifierSystems(settings.identifier_systems)
     chain = DecoderChain.available(tuple(args.decoder or ("zxing-cpp", "pyzbar")))
     if not chain.names:

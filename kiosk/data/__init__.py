@@ -1,2 +1,4 @@
-"""What the kiosk app keeps and reads besides widgets: the ports it needs from other packages, activity counts,
-the demo hint, and the message catalogues (`messages.vi.json`, `messages.en.json`)."""
+"""The kiosk's data files: the message catalogues `messages.vi.json` and `messages.en.json`, read by `kiosk.i18n`.
+
+No code lives here; this file makes the folder a package only so the catalogues are installed with the kiosk.
+"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.table import Table
 from textual import on
@@ -13,15 +13,19 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static
 
-from kiosk.data.ports import KeyRows, KioskServices
 from kiosk.i18n import Translator
 from kiosk.screens.base import KioskScreen
 from kiosk.settings import Settings
 from kiosk.widgets.chart import HourlyChart
 from kiosk.widgets.context import KioskContext
 
+if TYPE_CHECKING:
+    from kiosk.services.ports import KioskServices
+
 log = logging.getLogger(__name__)
 
+KeyRows = Sequence[tuple[str, str]]
+"""The admin screen's rows: (catalogue key or label, value)."""
 AdminRows = Callable[[], Awaitable[KeyRows]]
 """Reads the current state as (label key, value) rows; values never hold patient data."""
 
@@ -85,7 +89,7 @@ class AdminScreen(KioskScreen):
 
 async def kiosk_state(settings: Settings, services: KioskServices, t: Translator, lookups: int) -> KeyRows:
     """The admin screen's rows: server, trust list, outbox and cache figures; never patient data."""
-    status = await services.lookup.status()
+    status = await services.lookup.get().status()
     rows: list[tuple[str, str]] = [
         ("admin.server", str(settings.server or "—")),
         ("admin.online", t("admin.yes") if status.online else t("admin.no")),
@@ -93,13 +97,13 @@ async def kiosk_state(settings: Settings, services: KioskServices, t: Translator
         ("admin.breaker", status.breaker),
         ("admin.outbox", t("admin.outbox-counts", queued=status.outbox_queued, delivered=status.outbox_delivered)),
         ("admin.mode", t(f"mode.{settings.mode.value}")),
-        ("admin.trust", f"{services.trust.source} ({len(services.trust)})"),
+        ("admin.trust", f"{settings.trust_list or '—'} ({len(services.trust.get())})"),
     ]
-    stats = services.cache.stats() if services.cache is not None else None
-    if stats is None:
+    cache = services.cache.get()
+    if cache is None:
         rows.append(("admin.cache", t("admin.cache-none")))
     else:
-        fields = stats.model_dump(mode="json") if hasattr(stats, "model_dump") else vars(stats)
+        fields = cache.stats().model_dump(mode="json")
         rows.extend((f"{t('admin.cache')}: {name}", _plain(value)) for name, value in fields.items())
     rows.append(("admin.lookups", str(lookups)))
     return rows

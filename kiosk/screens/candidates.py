@@ -15,7 +15,7 @@ from kiosk.screens.base import KioskScreen
 from kiosk.widgets.context import KioskContext, format_date
 from kiosk.widgets.messages import CandidateChosen
 from kiosk.widgets.patient import sex_words
-from lookup.domain.model import Candidate, FieldAgreement, MatchGrade
+from lookup import Candidate, FieldAgreement, MatchGrade
 
 _GRADE_STYLE = {
     MatchGrade.CERTAIN: "bold green",

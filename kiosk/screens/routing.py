@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kiosk.data.ports import PatientLookup
 from kiosk.screens.base import KioskScreen
 from kiosk.screens.candidates import CandidatesScreen
 from kiosk.screens.summary import SummaryScreen
 from kiosk.screens.visit import VisitScreen
 from kiosk.settings import Mode
 from kiosk.widgets.context import KioskContext
-from lookup.domain.model import LookupOutcome, LookupStatus
+from lookup import LookupOutcome, LookupStatus
+
+if TYPE_CHECKING:
+    from lookup import LookupService
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,7 @@ class AskBreakGlass:
 NextStep = ShowScreen | ShowNotice | AskBreakGlass
 
 
-def next_step(context: KioskContext, outcome: LookupOutcome, lookup: PatientLookup) -> NextStep:
+def next_step(context: KioskContext, outcome: LookupOutcome, lookup: LookupService) -> NextStep:
     """ER opens the summary (or asks to break the glass); reception and lobby open the visit (check-in) screen.
     The lobby never lists candidates: a patient must not browse other people, so reception helps instead."""
     patient = outcome.patient or (outcome.summary.patient if outcome.summary else None)

@@ -19,7 +19,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from kiosk.screens.base import KioskScreen
 from kiosk.widgets.context import KioskContext
 from kiosk.widgets.messages import ScanTextReceived, SearchRequested
-from lookup.domain.model import Demographics, Sex
+from lookup import Demographics, Sex
 
 _FIELDS = ("family", "middle", "given", "birth", "province", "phone")
 

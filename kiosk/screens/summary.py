@@ -25,7 +25,7 @@ from kiosk.widgets.sections import (
     problem_rows,
     referral_rows,
 )
-from lookup.domain.model import LookupOutcome, LookupSource, PatientRecord, PatientSummary, SignatureStatus
+from lookup import LookupOutcome, LookupSource, PatientRecord, PatientSummary, SignatureStatus
 
 
 def outcome_warnings(context: KioskContext, outcome: LookupOutcome) -> tuple[list[str], bool]:

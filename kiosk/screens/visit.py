@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -13,28 +12,19 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
-from kiosk.data.ports import CheckInView, PatientLookup
 from kiosk.screens.base import KioskScreen
 from kiosk.screens.summary import outcome_warnings
 from kiosk.widgets.context import KioskContext
 from kiosk.widgets.messages import AppointmentsLoaded, CheckInFinished
 from kiosk.widgets.patient import PatientCard
 from kiosk.widgets.sections import Section, SectionList, referral_rows
-from lookup.domain.model import Appointment, LookupOutcome, LookupStatus, PatientRecord
+from lookup import Appointment, LookupOutcome, LookupStatus, PatientRecord
+
+if TYPE_CHECKING:
+    from lookup import LookupService
 
 _CHECKED_IN = {"arrived", "checked-in", "fulfilled"}
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class _CheckInFailure:
-    """What the screen shows when the service could not even answer a check-in."""
-
-    status: str = "failed"
-    message: str = ""
-
-
-_FAILED = _CheckInFailure()
 
 
 class VisitScreen(KioskScreen):
@@ -48,7 +38,7 @@ class VisitScreen(KioskScreen):
         context: KioskContext,
         outcome: LookupOutcome,
         patient: PatientRecord,
-        lookup: PatientLookup,
+        lookup: LookupService,
         *,
         appointments: list[Appointment] | None = None,
     ) -> None:
@@ -124,16 +114,16 @@ class VisitScreen(KioskScreen):
 
     async def _check_in(self, appointment_id: str) -> None:
         try:
-            result: CheckInView = await self._lookup.check_in(appointment_id)
-        except Exception as exc:
+            result = await self._lookup.check_in(appointment_id)
+        except Exception as exc:  # the service should answer; if not, the patient reads that it failed
             log.error("check-in failed: %s", type(exc).__name__)
-            self.post_message(CheckInFinished(appointment_id, _FAILED))
+            self.post_message(CheckInFinished(appointment_id, "failed"))
             return
-        self.post_message(CheckInFinished(appointment_id, result))
+        self.post_message(CheckInFinished(appointment_id, result.status))
 
     @on(CheckInFinished)
     async def _checked_in(self, message: CheckInFinished) -> None:
-        await self.show_check_in(message.appointment_id, message.result.status)
+        await self.show_check_in(message.appointment_id, message.status)
 
     async def show_appointments(self, appointments: list[Appointment]) -> None:
         self.appointments = appointments

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
-from kiosk.data.hint import DemoHint
+from kiosk.demo_hint import DemoHint
 from kiosk.screens.base import KioskScreen
 from kiosk.widgets.context import KioskContext
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from kiosk.i18n import Translator
-from lookup.domain.model import SignatureStatus
+from lookup import SignatureStatus
 
 _LOOK: dict[SignatureStatus, tuple[str, str, str]] = {
     SignatureStatus.VALID: ("✔", "sig.valid", "bold green"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from kiosk.data.activity import Clock
+from kiosk.activity import Clock
 from kiosk.i18n import Translator
 from kiosk.settings import Mode
 

@@ -7,11 +7,14 @@ worker for it; the worker posts its result back. Nothing else carries state betw
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from kiosk.data.ports import CheckInView, LookupStepView
-from lookup.domain.model import Appointment, Demographics, LookupOutcome, ScanResult
+from lookup import Appointment, Demographics, LookupOutcome, ScanResult
+
+if TYPE_CHECKING:
+    from lookup import LookupStep
 
 
 @dataclass
@@ -69,7 +72,7 @@ class BreakGlassRequested(Message):
 class LookupProgressed(Message):
     """One named step of the running lookup started, finished or failed."""
 
-    step: LookupStepView
+    step: LookupStep
 
 
 @dataclass
@@ -102,4 +105,5 @@ class CheckInFinished(Message):
     """The server's (or the outbox's) answer to a check-in."""
 
     appointment_id: str
-    result: CheckInView
+    status: str
+    """`checked-in`, `queued` (sent when the server is back) or `failed`."""

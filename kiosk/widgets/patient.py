@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from kiosk.widgets.context import KioskContext, format_date
-from lookup.domain.model import PatientRecord, Sex
+from lookup import PatientRecord, Sex
 
 
 def sex_words(context: KioskContext, sex: Sex | None) -> str:

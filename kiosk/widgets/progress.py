@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.widgets import Static
 
-from kiosk.data.ports import LookupStepView
 from kiosk.i18n import Translator
+
+if TYPE_CHECKING:
+    from lookup import LookupStep
 
 _MARK = {"started": ("⟳", "bold yellow"), "done": ("✔", "bold green"), "failed": ("✘", "bold red")}
 
@@ -29,7 +33,7 @@ class LookupProgress(Static):
         self.add_class("-running")
         self._draw()
 
-    def advance(self, step: LookupStepView) -> None:
+    def advance(self, step: LookupStep) -> None:
         self._steps[step.name] = step.state
         self.add_class("-running")
         self._draw()

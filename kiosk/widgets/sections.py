@@ -16,15 +16,7 @@ from textual.widget import Widget
 from kiosk.i18n import Translator
 from kiosk.widgets.badge import signature_badge
 from kiosk.widgets.context import KioskContext, format_date
-from lookup.domain.model import (
-    Appointment,
-    DocumentInfo,
-    Observation,
-    Provenance,
-    Referral,
-    SignatureStatus,
-    SummaryItem,
-)
+from lookup import Appointment, DocumentInfo, Observation, Provenance, Referral, SignatureStatus, SummaryItem
 
 _EPOCH = dt.date(1900, 1, 1)
 

@@ -8,12 +8,19 @@ them. Every model is frozen and forbids unknown fields, so a typo at a boundary 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lookup.domain.identifiers import DEFAULT_TABLE, value_problem
+
+FHIR_ID_PATTERN: Final = r"^[A-Za-z0-9\-.]{1,64}$"
+"""A FHIR resource id (R4 `id` datatype): the one rule for every id read, stored or served, as the string pydantic
+and FastAPI path validation take."""
+FHIR_ID: Final = re.compile(FHIR_ID_PATTERN)
+"""The same, compiled; use `fullmatch` so a trailing newline is refused as the server's path check refuses it."""
 
 
 class DomainModel(BaseModel):
@@ -139,14 +146,12 @@ class SignatureCheck(DomainModel):
     """Why the status is not `valid`, in plain words (never containing patient data)."""
 
 
-class ScanResult(DomainModel):
-    """One decoded code and what it says about a person."""
+class ScanReading(DomainModel):
+    """What a code says about a person: identifiers, demographic hints, a signature check and any doubts.
 
-    format: str
-    """Symbology: QRCode, Code128, PDF417, DataMatrix, or `text` for typed input."""
-    text: str
-    decoder: str
-    """Which decoder read it: zxing-cpp, pyzbar, wedge, keyboard."""
+    The payload parsers' answer; a `ScanResult` adds which decoder read the code, from what, and its text.
+    """
+
     kind: ScanKind
     identifiers: tuple[Identifier, ...] = ()
     former_identifiers: tuple[Identifier, ...] = ()
@@ -155,6 +160,22 @@ class ScanResult(DomainModel):
     signature: SignatureCheck = SignatureCheck(status=SignatureStatus.UNSIGNED)
     warnings: tuple[str, ...] = ()
     """Structural doubts (a CCCD century digit that disagrees with the birth year): shown to the clerk."""
+
+
+class ScanResult(ScanReading):
+    """One decoded code and what it says about a person."""
+
+    format: str
+    """Symbology: QRCode, Code128, PDF417, DataMatrix, or `text` for typed input."""
+    text: str
+    decoder: str
+    """Which decoder read it: zxing-cpp, pyzbar, wedge, keyboard."""
+
+    @classmethod
+    def of(cls, reading: ScanReading, *, format: str, text: str, decoder: str) -> ScanResult:
+        """The result of a code whose payload said `reading`."""
+        said = {name: getattr(reading, name) for name in ScanReading.model_fields}
+        return cls(format=format, text=text, decoder=decoder, **said)
 
 
 class FieldAgreement(DomainModel):
@@ -183,7 +204,7 @@ class FieldAgreement(DomainModel):
 class PatientRecord(DomainModel):
     """A patient as a server (or the cache) knows them."""
 
-    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-.]+$")]
+    id: Annotated[str, Field(pattern=FHIR_ID_PATTERN)]
     identifiers: tuple[Identifier, ...] = ()
     demographics: Demographics = Demographics()
 

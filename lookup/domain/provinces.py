@@ -26,10 +26,11 @@ are that code zero-padded (001 Hà Nội, 079 TP. Hồ Chí Minh, 094 Sóc Trăn
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
+
+from lookup.domain.text import fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,14 +213,6 @@ _EXTRA_ALIASES: Final[dict[str, str]] = {
     "dak nong": "68",
     "bac can": "19",
 }
-
-
-def fold(text: str) -> str:
-    """Lower-case, accents removed (`đ` -> `d`), every run of non-alphanumerics a single space."""
-    lowered = text.lower().replace("đ", "d")
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(re.findall(r"[a-z0-9]+", stripped))
 
 
 @lru_cache(maxsize=1)

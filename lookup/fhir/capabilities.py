@@ -7,13 +7,14 @@ unknown operation is tried once and remembered as missing when the server answer
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 
-from lookup.fhir.patient import items
+from lookup.fhir.primitives import items
 
-_OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+OAUTH_URIS_URL: Final = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+"""The SMART extension of `rest.security` that names a server's token endpoint."""
 
 
 class ServerFeatures(BaseModel):
@@ -54,7 +55,7 @@ def _token_url(rest: Mapping[str, Any]) -> str | None:
     if not isinstance(security, dict):
         return None
     for ext in items(security.get("extension")):
-        if not isinstance(ext, dict) or ext.get("url") != _OAUTH_URIS:
+        if not isinstance(ext, dict) or ext.get("url") != OAUTH_URIS_URL:
             continue
         for sub in items(ext.get("extension")):
             if isinstance(sub, dict) and sub.get("url") == "token" and isinstance(sub.get("valueUri"), str):

@@ -26,7 +26,7 @@ from lookup.domain.model import (
     SignatureStatus,
     SummaryItem,
 )
-from lookup.fhir.patient import code_of, items, parse_date, parse_datetime, text_of
+from lookup.fhir.primitives import code_of, items, parse_date, parse_datetime, text_of
 
 LOINC = "http://loinc.org"
 BLOOD_GROUP_CODES = frozenset({"882-1", "883-9", "34474-7"})

@@ -1,5 +1,5 @@
-"""SMART Health Link retrieval: read the `shlink:/` payload, fetch the manifest (or the single file of a `U` link),
-download each file and decrypt it (JWE, `dir` + `A256GCM`, with the link's key).
+"""SMART Health Link retrieval: follow a link read by `link.parse_link`, fetch the manifest (or the single file of a
+`U` link), download each file and decrypt it (JWE, `dir` + `A256GCM`, with the link's key).
 
 Links point at any host, not the FHIR server, so retrieval uses its own short-lived HTTP client without the
 server's credentials. The key and the passcode are secrets: they never appear in a message or a log line.
@@ -7,55 +7,21 @@ server's credentials. The key and the passcode are secrets: they never appear in
 
 from __future__ import annotations
 
-import base64
 import binascii
-import datetime as dt
 import json
-import re
 from typing import Any
 
 import httpx
 from joserfc import jwe
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr
 
-_LINK = re.compile(r"(?:^|#)shlink:/([A-Za-z0-9_-]+={0,2})\s*$")
+from lookup.health_links.link import ShlError, ShlLink, b64url_decode
+
 MAX_FILE_BYTES = 5 * 1024 * 1024
 FHIR_JSON = "application/fhir+json"
 SHC_JSON = "application/smart-health-card"
-
-
-class ShlError(Exception):
-    """A link that could not be followed to its content; `kind` says why in one word."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        self.kind = kind
-        super().__init__(message)
-
-
-class ShlLink(BaseModel):
-    """The decoded `shlink:/` payload."""
-
-    model_config = ConfigDict(frozen=True)
-
-    url: str = Field(pattern=r"^https?://")
-    key: SecretStr
-    flag: str = ""
-    exp: float | None = None
-    label: str | None = None
-
-    @property
-    def direct(self) -> bool:
-        """`U`: the url is the single encrypted file itself, fetched with GET."""
-        return "U" in self.flag
-
-    @property
-    def needs_passcode(self) -> bool:
-        return "P" in self.flag
-
-    def expired(self, now: dt.datetime | None = None) -> bool:
-        return self.exp is not None and self.exp <= (now or dt.datetime.now(dt.UTC)).timestamp()
 
 
 class ShlFile(BaseModel):
@@ -67,44 +33,12 @@ class ShlFile(BaseModel):
     content: dict[str, Any]
 
 
-def _b64url(text: str) -> bytes:
-    text = text.rstrip("=")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def parse_link(text: str) -> ShlLink:
-    """Read a SMART Health Link (bare, or after a viewer URL and `#`); raises ShlError naming what is wrong."""
-    match = _LINK.search(text.strip())
-    if match is None:
-        raise ShlError("invalid-link", "not a SMART Health Link")
-    try:
-        raw = json.loads(_b64url(match.group(1)))
-    except (binascii.Error, ValueError):
-        raise ShlError("invalid-link", "the SMART Health Link payload is not base64url JSON") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("url"), str) or not isinstance(raw.get("key"), str):
-        raise ShlError("invalid-link", "the SMART Health Link lacks its url or key")
-    if not re.fullmatch(r"[A-Za-z0-9_-]{43}", raw["key"]):
-        raise ShlError("invalid-link", "the SMART Health Link key is not 43 characters of base64url")
-    exp = raw.get("exp")
-    label = raw.get("label")
-    try:
-        return ShlLink(
-            url=raw["url"],
-            key=SecretStr(raw["key"]),
-            flag=str(raw.get("flag") or ""),
-            exp=float(exp) if isinstance(exp, int | float) else None,
-            label=label if isinstance(label, str) else None,
-        )
-    except ValueError:
-        raise ShlError("invalid-link", "the SMART Health Link url is not http(s)") from None
-
-
 def decrypt(token: str, key: SecretStr) -> bytes:
     """Decrypt one file (compact JWE, dir + A256GCM). Some links omit the `cty` header: it is not required."""
     registry = jwe.JWERegistry(algorithms=["dir", "A256GCM"])
     registry.max_ciphertext_length = MAX_FILE_BYTES
     try:
-        secret = OctKey.import_key(_b64url(key.get_secret_value()))
+        secret = OctKey.import_key(b64url_decode(key.get_secret_value()))
         plaintext = jwe.decrypt_compact(token.strip(), secret, registry=registry).plaintext
     except (JoseError, ValueError, binascii.Error):
         raise ShlError("decrypt", "the shared file could not be decrypted with the link's key") from None

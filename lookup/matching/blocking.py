@@ -9,8 +9,9 @@ written in sorted order), and a missing birth date (family and given name alone)
 from __future__ import annotations
 
 from lookup.domain.model import Demographics
+from lookup.domain.text import fold
 from lookup.matching.fields import fields_of
-from lookup.matching.normalise import family_canonical, fold, phonetic
+from lookup.matching.normalise import family_canonical, phonetic
 
 
 def _keys(person: Demographics, years: tuple[int, ...]) -> list[str]:

@@ -12,7 +12,8 @@ from functools import lru_cache
 
 from lookup.domain.model import Demographics, Sex
 from lookup.domain.provinces import current_province
-from lookup.matching.normalise import address_signature, fold, nfc, phone_number
+from lookup.domain.text import fold, nfc, phone_number, split_full_name
+from lookup.matching.normalise import address_signature
 
 SEX_CODES = {Sex.MALE: 1, Sex.FEMALE: 2, Sex.OTHER: 3}
 """`unknown` and absent are both 0: they say nothing."""
@@ -50,26 +51,26 @@ def _words(text: str | None) -> list[str]:
     return nfc(text).split() if text else []
 
 
+def _whole_name(words: list[str], middle_box: list[str]) -> NameParts:
+    """A whole name typed into one box, split in Vietnamese order; a middle name typed separately goes last."""
+    family, middle, given = split_full_name(" ".join(words))
+    return NameParts(family=family or "", middle=" ".join([*_words(middle), *middle_box]), given=given or "")
+
+
 def split_name(person: Demographics) -> NameParts:
     family, middle, given = _words(person.family), _words(person.middle), _words(person.given)
     if not family and not given:
-        words = middle
-        middle = []
-        if len(words) == 1:
-            return NameParts(family="", middle="", given=words[0])
-        family, given = words[:1], words[-1:]
-        middle = words[1:-1]
-    elif not given and len(family) >= 2:
+        return _whole_name(middle, [])
+    if not given and len(family) >= 2:
         # The whole name in the family box.
-        family, middle, given = family[:1], family[1:-1] + middle, family[-1:]
-    elif not family and len(given) >= 2 and not middle:
+        return _whole_name(family, middle)
+    if not family and len(given) >= 2 and not middle:
         # The whole name in the given box, Vietnamese order.
-        family, middle, given = given[:1], given[1:-1], given[-1:]
-    else:
-        if len(family) >= 2 and not middle:
-            family, middle = family[:1], family[1:]
-        if len(given) >= 2 and not middle:
-            middle, given = given[:-1], given[-1:]
+        return _whole_name(given, [])
+    if len(family) >= 2 and not middle:
+        family, middle = family[:1], family[1:]
+    if len(given) >= 2 and not middle:
+        middle, given = given[:-1], given[-1:]
     return NameParts(family=" ".join(family), middle=" ".join(middle), given=" ".join(given))
 
 

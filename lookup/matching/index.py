@@ -11,7 +11,8 @@ blocking indexes (a CSR layout: the distinct block keys, where each block starts
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -119,16 +120,14 @@ class Growing:
     def __len__(self) -> int:
         return len(self.key_ends)
 
-    _COLUMNS = ("given", "given_variant", "family", "family_variant", "middle", "middle_variant", "year", "month")
-    _MORE = ("day", "sex", "province", "phone", "address")
-
-    def take_columns(self, previous: Frozen | None) -> dict[str, npt.NDArray[np.generic]]:
+    def take_columns(self, previous: Frozen | None) -> dict[str, npt.NDArray[Any]]:
         """Every column whole (the frozen part and the rows added since), emptying the rows added since.
 
-        Rows live in one place only: typed arrays until the next freeze, numpy arrays after it.
+        Rows live in one place only: typed arrays until the next freeze, numpy arrays after it. A column's numpy
+        dtype is its array's typecode, so each comes out in the dtype `Frozen` declares for it.
         """
-        out: dict[str, npt.NDArray[np.generic]] = {}
-        for name in self._COLUMNS + self._MORE:
+        out: dict[str, npt.NDArray[Any]] = {}
+        for name in COLUMNS:
             added: array[int] = getattr(self, name)
             fresh = np.frombuffer(added, dtype=np.dtype(added.typecode)).copy() if len(added) else None
             old = getattr(previous, name) if previous is not None else None
@@ -169,42 +168,28 @@ class Frozen:
 
     @property
     def nbytes(self) -> int:
-        columns = (self.given, self.given_variant, self.family, self.family_variant, self.middle)
-        more = (self.middle_variant, self.year, self.month, self.day, self.sex, self.province, self.phone, self.address)
-        blocks = (self.by_given_year, self.by_date, self.by_names, self.by_family_year, self.by_phone, *self.by_address)
-        return sum(int(c.nbytes) for c in columns + more) + sum(b.nbytes for b in blocks)
+        total = 0
+        for part in (getattr(self, f.name) for f in fields(self)):
+            total += sum(block.nbytes for block in part) if isinstance(part, tuple) else int(part.nbytes)
+        return total
+
+
+COLUMNS = tuple(f.name for f in fields(Frozen) if not f.name.startswith("by_"))
+"""What is kept of each person; the rest of a snapshot are the blocking indexes built from these."""
 
 
 def freeze(columns: Growing, previous: Frozen | None = None) -> Frozen:
     """The searchable snapshot: `previous` snapshot's rows followed by the rows added since."""
     c = columns.take_columns(previous)
-    given = c["given"].astype(np.int32, copy=False)
-    family = c["family"].astype(np.int32, copy=False)
-    year = c["year"].astype(np.int16, copy=False)
-    month = c["month"].astype(np.int8, copy=False)
-    day = c["day"].astype(np.int8, copy=False)
-    phone = c["phone"].astype(np.int64, copy=False)
-    address = c["address"].astype(np.int64, copy=False)
-    years = year.astype(np.int64)
+    month, day, phone, address = c["month"], c["day"], c["phone"], c["address"]
+    years = c["year"].astype(np.int64)
     slots = np.where(years > 0, np.clip(years - _YEAR_BASE, 1, 511), 0)
-    g64, f64 = given.astype(np.int64), family.astype(np.int64)
+    g64, f64 = c["given"].astype(np.int64), c["family"].astype(np.int64)
     full = (years > 0) & (month > 0) & (day > 0)
     lo = np.minimum(month, day).astype(np.int64)
     hi = np.maximum(month, day).astype(np.int64)
     return Frozen(
-        given=given,
-        given_variant=c["given_variant"].astype(np.uint8, copy=False),
-        family=family,
-        family_variant=c["family_variant"].astype(np.uint8, copy=False),
-        middle=c["middle"].astype(np.int32, copy=False),
-        middle_variant=c["middle_variant"].astype(np.uint8, copy=False),
-        year=year,
-        month=month,
-        day=day,
-        sex=c["sex"].astype(np.int8, copy=False),
-        province=c["province"].astype(np.int16, copy=False),
-        phone=phone,
-        address=address,
+        **c,
         by_given_year=Block(np.where(g64 > 0, (g64 << 9) | slots, -1)),
         by_date=Block(np.where(full, years * 10_000 + lo * 100 + hi, -1)),
         by_names=Block(np.where((g64 > 0) & (f64 > 0), (f64 << _NAME_BITS) | g64, -1)),

@@ -1,9 +1,10 @@
-"""Vietnamese-aware normalisation of names, phones and dates: what two spellings of one person have in common.
+"""Vietnamese-aware name and address keys of the matching engine: what two spellings of one person have in common.
 
-A name is compared on two levels. The *folded* form (lower case, accents removed, `đ` -> `d`) is what people
-agree on even when typing without accents; the *tone key* keeps the accents as a secondary signal (Hùng and Hưng
-fold to the same letters but are different names). The tone key records the vowel marks and the tone of each word
-separately from where the tone sits, so old-style placement (Hoà, Thuý) and new-style (Hòa, Thúy) are one key.
+A name is compared on two levels. The *folded* form (`lookup.domain.text.fold`, the fold every package shares)
+is what people agree on even when typing without accents; the *tone key* keeps the accents as a secondary signal
+(Hùng and Hưng fold to the same letters but are different names). The tone key records the vowel marks and the
+tone of each word separately from where the tone sits, so old-style placement (Hoà, Thuý) and new-style (Hòa,
+Thúy) are one key.
 
 Text typed with a Vietnamese input method switched off leaves its keystrokes behind ("Nguyeenx" in Telex,
 "Nguye6n4" in VNI); `decode_typing` turns them back into letters. Latin names pass through untouched, because a
@@ -21,9 +22,10 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from lookup.domain.text import fold, nfc, plain_forms
+
 _TONE_MARKS: Final = {"\u0300": 2, "\u0301": 1, "\u0309": 3, "\u0303": 4, "\u0323": 5}
 """Combining tone marks: grave (huyền), acute (sắc), hook (hỏi), tilde (ngã), dot below (nặng)."""
-_WORD: Final = re.compile(r"[^\W_]+")
 _FAMILY_VARIANTS: Final = {"huynh": "hoang", "vo": "vu"}
 """Regional spellings of one family name, folded: Huỳnh is the southern Hoàng, Võ the southern Vũ."""
 
@@ -52,19 +54,6 @@ _TELEX_PAIRS: Final = (
 _VOWELS: Final = set("aeiouyâêôăơư")
 
 
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-@lru_cache(maxsize=65536)
-def fold(text: str) -> str:
-    """Lower case, accents removed with `đ` -> `d`, words joined by single spaces (`Đức` -> `duc`)."""
-    lowered = nfc(text).lower().replace("đ", "d")
-    decomposed = unicodedata.normalize("NFD", lowered)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(_WORD.findall(stripped))
-
-
 @lru_cache(maxsize=65536)
 def tone_key(text: str) -> str:
     """Letters with their vowel marks, and each word's tone as a digit, wherever the tone was placed.
@@ -72,7 +61,7 @@ def tone_key(text: str) -> str:
     `Hoà` and `Hòa` give `hoa2`; `Hưng` gives `hưng0`, `Hùng` gives `hung2`.
     """
     words = []
-    for word in nfc(text).lower().split():
+    for word in plain_forms(text).lower().split():
         tone = 0
         letters = []
         for ch in unicodedata.normalize("NFD", word):
@@ -80,7 +69,7 @@ def tone_key(text: str) -> str:
                 tone = _TONE_MARKS[ch]
             elif unicodedata.combining(ch) or ch.isalnum() or ch == "đ":
                 letters.append(ch)
-        base = unicodedata.normalize("NFC", "".join(letters))
+        base = nfc("".join(letters))
         if base:
             words.append(f"{base}{tone}")
     return " ".join(words)
@@ -88,7 +77,7 @@ def tone_key(text: str) -> str:
 
 def has_accents(text: str) -> bool:
     """Whether the text carries any Vietnamese mark at all (typed without accents, it says nothing about them)."""
-    return any(ch == "đ" or ch == "Đ" or unicodedata.combining(ch) for ch in unicodedata.normalize("NFD", text))
+    return any(ch in "đĐ" or unicodedata.combining(ch) for ch in unicodedata.normalize("NFD", plain_forms(text)))
 
 
 def family_canonical(folded: str) -> str:
@@ -106,7 +95,7 @@ def _decode_word(word: str) -> str:
                 out[-1] = "đ"
             elif not ch.isdigit():
                 out.append(ch)
-        return unicodedata.normalize("NFC", "".join(out))
+        return nfc("".join(out))
     tone = ""
     if len(word) > 2 and word[-1] in _TELEX_TONES and any(ch in "aeiouy" for ch in word[:-1]):
         tone = _TELEX_TONES[word[-1]]
@@ -119,7 +108,7 @@ def _decode_word(word: str) -> str:
         if positions:
             i = positions[-1]
             word = word[: i + 1] + tone + word[i + 1 :]
-    return unicodedata.normalize("NFC", word)
+    return nfc(word)
 
 
 @lru_cache(maxsize=16384)
@@ -128,7 +117,7 @@ def decode_typing(text: str) -> str | None:
 
     Only plain-ASCII words are decoded; a word already carrying Vietnamese marks was typed with the method on.
     """
-    words = nfc(text).lower().split()
+    words = plain_forms(text).lower().split()
     if not words or has_accents(text):
         return None
     decoded = [_decode_word(w) if w.isascii() else w for w in words]
@@ -174,19 +163,6 @@ def phonetic(folded: str) -> str:
         word = re.sub(r"(.)\1+", r"\1", word.replace("y", "i"))
         out.append(word)
     return " ".join(out)
-
-
-def phone_number(text: str | None) -> int:
-    """The national significant number as an integer (`+84 912...` and `0912...` are one), 0 when absent."""
-    if not text:
-        return 0
-    digits = re.sub(r"\D", "", text)
-    if digits.startswith("84") and len(digits) >= 11:
-        digits = digits[2:]
-    digits = digits.lstrip("0")
-    if len(digits) < 6:
-        return 0
-    return int(digits[-15:])
 
 
 @lru_cache(maxsize=65536)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lookup.domain.text import fold
 from lookup.matching.fields import Fields, NameParts
-from lookup.matching.normalise import decode_typing, family_canonical, fold, has_accents, tone_key
+from lookup.matching.normalise import decode_typing, family_canonical, has_accents, tone_key
 from lookup.matching.scoring import PreparedName, PreparedQuery
 from lookup.matching.vocab import VARIANT_OVERFLOW, Vocabulary
 

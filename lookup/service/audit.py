@@ -15,6 +15,9 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+AUDIT_EVENT_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/audit-event-type"
+RESTFUL_INTERACTION_SYSTEM = "http://hl7.org/fhir/restful-interaction"
+DICOM_SYSTEM = "http://dicom.nema.org/resources/ontology/DCM"
 AUDIT_KIND = "audit"
 CHECK_IN_KIND = "check-in"
 
@@ -69,7 +72,7 @@ def audit_event(
         "type": {
             "coding": [
                 {
-                    "system": "http://dicom.nema.org/resources/ontology/DCM",
+                    "system": DICOM_SYSTEM,
                     "code": "110153",
                     "display": "Source Role ID",
                 }
@@ -83,11 +86,11 @@ def audit_event(
         "resourceType": "AuditEvent",
         "id": event_id,
         "type": {
-            "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
+            "system": AUDIT_EVENT_TYPE_SYSTEM,
             "code": "rest",
             "display": "RESTful Operation",
         },
-        "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": code, "display": display}],
+        "subtype": [{"system": RESTFUL_INTERACTION_SYSTEM, "code": code, "display": display}],
         "action": "R" if action != "check-in" else "U",
         "recorded": recorded,
         "outcome": _OUTCOME_CODE[result],

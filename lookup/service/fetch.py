@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lookup.domain.model import Candidate, Demographics, Identifier, MatchGrade, PatientRecord
+from lookup.fhir.bundles import bundle_total, match_entries, next_link, search_entries
 from lookup.fhir.documents import document_subject, split_summary
-from lookup.fhir.patient import bundle_total, match_entries, next_link, patient_record, patient_resource, search_entries
+from lookup.fhir.patient import patient_record, patient_resource
 from lookup.transport.client import FhirClient
 from lookup.transport.faults import FaultKind, FhirError
 

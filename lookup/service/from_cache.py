@@ -16,6 +16,8 @@ from lookup.domain.model import (
     LookupSource,
     LookupStatus,
     MatchGrade,
+    PatientRecord,
+    PatientSummary,
 )
 from lookup.service.offline_store import Hit, OfflineStore
 from lookup.service.ranking import rank_records
@@ -52,44 +54,47 @@ def answer_from_cache(
         if len(certain) != 1 and ranked:
             rep.done("cache", f"{len(ranked)} candidates")
             oldest = max(by_id[c.patient.id].age_seconds for c in ranked)
-            return LookupOutcome(
-                status=LookupStatus.CANDIDATES,
-                source=LookupSource.CACHE,
-                age_seconds=oldest,
-                candidates=tuple(ranked[:10]),
-                message=fault.describe(),
-            )
+            return _cached(fault, LookupStatus.CANDIDATES, oldest, candidates=tuple(ranked[:10]))
         hits = [by_id[certain[0].patient.id]] if certain else []
     if len(hits) != 1:
         rep.failed("cache", "no cached record" if not hits else "several cached records")
         if len(hits) > 1:
             candidates = tuple(Candidate(patient=h.entry.patient, score=0.5, grade=MatchGrade.POSSIBLE) for h in hits)
-            age = max(h.age_seconds for h in hits)
-            return LookupOutcome(
-                status=LookupStatus.CANDIDATES,
-                source=LookupSource.CACHE,
-                age_seconds=age,
-                candidates=candidates,
-                message=fault.describe(),
-            )
+            return _cached(fault, LookupStatus.CANDIDATES, max(h.age_seconds for h in hits), candidates=candidates)
         return LookupOutcome(status=LookupStatus.OFFLINE, message=fault.describe())
     hit = hits[0]
     entry = hit.entry
     rep.done("cache", f"{hit.age_seconds:.0f} s old")
     if (entry.consent_required or entry.break_glass) and reason is None:
-        return LookupOutcome(
-            status=LookupStatus.CONSENT_REQUIRED,
-            source=LookupSource.CACHE,
-            age_seconds=hit.age_seconds,
-            patient=entry.patient,
-            message=fault.describe(),
-        )
-    return LookupOutcome(
-        status=LookupStatus.FOUND,
-        source=LookupSource.CACHE,
-        age_seconds=hit.age_seconds,
+        return _cached(fault, LookupStatus.CONSENT_REQUIRED, hit.age_seconds, patient=entry.patient)
+    return _cached(
+        fault,
+        LookupStatus.FOUND,
+        hit.age_seconds,
         patient=entry.patient,
         summary=entry.summary,
         break_glass=reason is not None,
+    )
+
+
+def _cached(
+    fault: FhirError,
+    status: LookupStatus,
+    age_seconds: float,
+    *,
+    patient: PatientRecord | None = None,
+    candidates: tuple[Candidate, ...] = (),
+    summary: PatientSummary | None = None,
+    break_glass: bool = False,
+) -> LookupOutcome:
+    """An answer from the cache: marked so, with the age of what it shows and the fault that sent the call here."""
+    return LookupOutcome(
+        status=status,
+        source=LookupSource.CACHE,
+        age_seconds=age_seconds,
+        patient=patient,
+        candidates=candidates,
+        summary=summary,
+        break_glass=break_glass,
         message=fault.describe(),
     )

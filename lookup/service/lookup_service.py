@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import quote
 
@@ -18,6 +17,7 @@ import httpx
 
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierSystems
 from lookup.domain.model import (
+    FHIR_ID,
     Appointment,
     Candidate,
     Demographics,
@@ -33,11 +33,13 @@ from lookup.domain.model import (
 from lookup.fhir.documents import summarize
 from lookup.fhir.patient import patient_record
 from lookup.health_links import retrieval as shl
-from lookup.service.audit import AUDIT_KIND, Action, Delivery, Result, audit_delivery, audit_event
+from lookup.health_links.link import ShlError, parse_link
+from lookup.service.audit import Action
 from lookup.service.cache_protocol import Outbox, RecordCache
 from lookup.service.fetch import Fetcher, candidates_from_match
 from lookup.service.from_cache import answer_from_cache
 from lookup.service.offline_store import CachedPatient, OfflineStore
+from lookup.service.outbox_writer import OutboxWriter
 from lookup.service.ranking import query_keys, rank_records, record_keys
 from lookup.service.reception import Reception
 from lookup.service.results import CheckInResult, PrefetchResult, Progress, Reporter, ServiceStatus
@@ -50,7 +52,6 @@ from lookup.trust.trust_list import TrustList
 __all__ = ["LookupService", "Progress", "ServerConfig"]
 
 log = logging.getLogger(__name__)
-FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 class LookupService:
@@ -74,9 +75,8 @@ class LookupService:
         self.store = OfflineStore(
             cache, clinical=config.mode != "lobby", record_keys=record_keys, query_keys=query_keys
         )
-        self.outbox = outbox
-        self.reception = Reception(self.client, self.fetch, self.store, outbox, self._audit)
-        self._background: set[asyncio.Task[None]] = set()
+        self.writer = OutboxWriter(self.client, outbox)
+        self.reception = Reception(self.client, self.fetch, self.store, self.writer)
 
     # -- public API ---------------------------------------------------------------------------------------------
 
@@ -134,14 +134,14 @@ class LookupService:
         rep = Reporter(progress)
         rep.start("link")
         try:
-            link = shl.parse_link(text)
+            link = parse_link(text)
             files = await shl.retrieve(
                 link,
                 recipient=f"kiosk {self.config.client_id or self.config.mode}",
                 passcode=passcode,
                 timeout_s=self.config.timeout_s,
             )
-        except shl.ShlError as exc:
+        except ShlError as exc:
             rep.failed("link", exc.kind)
             status = LookupStatus.OFFLINE if exc.kind == "unreachable" else LookupStatus.NOT_FOUND
             return LookupOutcome(status=status, message=str(exc))
@@ -159,7 +159,7 @@ class LookupService:
         checks = [verify_document(d, self.trust) for d in documents]
         rep.done("verify", _verify_detail(checks))
         summary = summarize(patient, list(zip(documents, checks, strict=True)))
-        self._audit("shl", "success", patient.id)
+        self.writer.audit("shl", "success", patient.id)
         return LookupOutcome(status=LookupStatus.FOUND, patient=patient, summary=summary)
 
     async def appointments_today(self, patient_id: str) -> list[Appointment]:
@@ -182,18 +182,17 @@ class LookupService:
             server=self.client.base_url,
             last_error=error.describe() if error else None,
             breaker=self.client.breaker.state.value,
-            outbox_queued=self.reception.queued,
-            outbox_delivered=self.reception.delivered,
+            outbox_queued=self.writer.queued,
+            outbox_delivered=self.writer.delivered,
         )
 
     async def flush_outbox(self) -> int:
         """Deliver what waits in the outbox; the number acknowledged by the server."""
-        return await self.reception.flush()
+        return await self.writer.deliver()
 
     async def drain(self) -> None:
         """Wait until the audit events being sent in the background (when there is no outbox) are gone."""
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.writer.drain()
 
     async def aclose(self) -> None:
         await self.drain()
@@ -234,12 +233,12 @@ class LookupService:
         patients = await self.fetch.patients_by_identifiers(identifiers)
         rep.done("identify", f"{len(patients)} found")
         if not patients:
-            self._audit("lookup", "not-found", None)
+            self.writer.audit("lookup", "not-found", None)
             return LookupOutcome(status=LookupStatus.NOT_FOUND, message="no patient carries this identifier")
         if len(patients) > 1:
             # Two records share a card's numbers: a person must choose, never the kiosk.
             candidates = [Candidate(patient=p, score=0.5, grade=MatchGrade.POSSIBLE) for p in patients]
-            self._audit("lookup", "success", None)
+            self.writer.audit("lookup", "success", None)
             return LookupOutcome(status=LookupStatus.CANDIDATES, candidates=tuple(candidates))
         return await self._open(patients[0].id, patients[0], rep, "lookup")
 
@@ -266,7 +265,7 @@ class LookupService:
             outcome = await self._open(certain[0].patient.id, certain[0].patient, rep, "search")
             return outcome.model_copy(update={"candidates": tuple(candidates[:10])})
         shown = tuple(c for c in candidates if c.grade is not MatchGrade.CERTAINLY_NOT)[:10]
-        self._audit("search", "success" if shown else "not-found", None)
+        self.writer.audit("search", "success" if shown else "not-found", None)
         if not shown:
             return LookupOutcome(status=LookupStatus.NOT_FOUND, message="nobody matches these details")
         return LookupOutcome(status=LookupStatus.CANDIDATES, candidates=shown)
@@ -281,7 +280,7 @@ class LookupService:
             if patient is None:
                 return LookupOutcome(status=LookupStatus.NOT_FOUND, message="no such patient on the server")
             self.store.save(CachedPatient(patient=patient))
-            self._audit(action, "success", patient.id)
+            self.writer.audit(action, "success", patient.id)
             return LookupOutcome(status=LookupStatus.FOUND, patient=patient)
         headers = {"X-Purpose-Of-Use": "BTG" if glass else "ETREAT"}
         if reason is not None:
@@ -298,7 +297,7 @@ class LookupService:
             if patient is None:
                 return LookupOutcome(status=LookupStatus.NOT_FOUND, message="no such patient on the server")
             self.store.save(CachedPatient(patient=patient, consent_required=True))
-            self._audit(action, "consent-required", patient.id, glass, reason)
+            self.writer.audit(action, "consent-required", patient.id, glass, reason)
             return LookupOutcome(status=LookupStatus.CONSENT_REQUIRED, patient=patient, message=exc.describe())
         rep.done("summary", f"{len(fetched.documents)} documents")
         patient = fetched.patient or known
@@ -311,7 +310,7 @@ class LookupService:
         rep.start("cache")
         stored = self.store.save(CachedPatient(patient=patient, summary=summary, break_glass=glass))
         rep.done("cache", "stored" if stored else "not stored")
-        self._audit(action, "success", patient.id, glass, reason)
+        self.writer.audit(action, "success", patient.id, glass, reason)
         return LookupOutcome(status=LookupStatus.FOUND, patient=patient, summary=summary, break_glass=glass)
 
     async def _prefetch_one(self, patient_id: str) -> bool:
@@ -342,46 +341,8 @@ class LookupService:
         )
         action: Action = "break-glass" if reason is not None else ("search" if query is not None else "lookup")
         opened = outcome.patient.id if outcome.patient is not None else None
-        self._audit(action, "offline", opened, reason is not None and opened is not None, reason)
+        self.writer.audit(action, "offline", opened, reason is not None and opened is not None, reason)
         return outcome
-
-    # -- audit --------------------------------------------------------------------------------------------------
-
-    def _audit(
-        self,
-        action: Action,
-        result: Result,
-        patient_id: str | None,
-        glass: bool = False,
-        reason: str | None = None,
-    ) -> None:
-        """Queue the AuditEvent of one action; without an outbox it is sent in the background, best effort."""
-        event = audit_event(
-            action=action,
-            result=result,
-            client_id=self.config.client_id,
-            mode=self.config.mode,
-            patient_id=patient_id,
-            break_glass=glass,
-            reason=reason,
-        )
-        delivery = audit_delivery(event)
-        if self.outbox is not None:
-            try:
-                self.outbox.append(AUDIT_KIND, str(event["id"]), delivery.encode())
-                self.reception.queued += 1
-                return
-            except Exception as exc:
-                log.warning("could not queue an audit event (%s); sending it directly", type(exc).__name__)
-        task = asyncio.get_running_loop().create_task(self._send_now(delivery))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _send_now(self, delivery: Delivery) -> None:
-        try:
-            await self.client.put(delivery.path, delivery.body)
-        except FhirError as exc:
-            log.warning("an audit event could not be delivered (%s)", exc.kind)
 
 
 def _verify_detail(checks: Sequence[object]) -> str:

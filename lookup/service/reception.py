@@ -1,5 +1,5 @@
-"""Reception and lobby: today's appointments, check-in (idempotent, queued when offline), prefetch of what is
-addressed to this facility, and delivery of the outbox (audit events and queued check-ins).
+"""Reception and lobby: today's appointments, check-in (idempotent, queued in the outbox when offline), and
+prefetch of what is addressed to this facility.
 
 A check-in is a `PUT Appointment/{id}` of the whole resource with status `arrived`: sending it twice is harmless,
 so the outbox may deliver it again after a crash without harm.
@@ -11,30 +11,21 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
 from lookup.domain.model import Appointment
 from lookup.fhir.documents import appointment_of
-from lookup.service.audit import CHECK_IN_KIND, Action, Delivery, Result
-from lookup.service.cache_protocol import Outbox
 from lookup.service.fetch import Fetcher
 from lookup.service.offline_store import OfflineStore
+from lookup.service.outbox_writer import OutboxWriter
 from lookup.service.results import CheckInResult, PrefetchResult
 from lookup.transport.client import FhirClient
 from lookup.transport.faults import FaultKind, FhirError
 
 log = logging.getLogger(__name__)
 PREFETCH_CONCURRENCY = 4
-
-
-class AuditSink(Protocol):
-    """Where an action's audit event goes (the service's outbox writer)."""
-
-    def __call__(
-        self, action: Action, result: Result, patient_id: str | None, glass: bool = False, reason: str | None = None
-    ) -> None: ...
 
 
 def _subject(resource: dict[str, Any]) -> str | None:
@@ -57,18 +48,13 @@ def _appointments(resources: list[dict[str, Any]]) -> list[Appointment]:
 
 
 class Reception:
-    """The reception/lobby half of the service, sharing its client, cache and outbox."""
+    """The reception/lobby half of the service, sharing its client, cache and outbox writer."""
 
-    def __init__(
-        self, client: FhirClient, fetch: Fetcher, store: OfflineStore, outbox: Outbox | None, audit: AuditSink
-    ) -> None:
+    def __init__(self, client: FhirClient, fetch: Fetcher, store: OfflineStore, writer: OutboxWriter) -> None:
         self.client = client
         self.fetch = fetch
         self.store = store
-        self.outbox = outbox
-        self.audit = audit
-        self.queued = 0
-        self.delivered = 0
+        self.writer = writer
 
     async def appointments_today(self, patient_id: str) -> list[Appointment]:
         """Today's appointments (local date); from the cache when the server cannot answer, else empty."""
@@ -106,60 +92,24 @@ class Reception:
         except FhirError as exc:
             if exc.offline:
                 return self._queue(resource, exc.describe())
-            self.audit("check-in", "failed", patient_id)
+            self.writer.audit("check-in", "failed", patient_id)
             return CheckInResult(status="failed", message=exc.describe())
         if patient_id is not None:
             self.store.save_appointment(patient_id, arrived)
-        self.audit("check-in", "success", patient_id)
+        self.writer.audit("check-in", "success", patient_id)
         return CheckInResult(status="checked-in", message="checked in")
 
     def _queue(self, resource: dict[str, Any], why: str) -> CheckInResult:
-        if self.outbox is None:
+        if not self.writer.keeps_messages:
             return CheckInResult(status="failed", message=f"{why}; no outbox to keep the check-in")
         arrived = {**resource, "status": "arrived"}
-        delivery = Delivery(path=f"Appointment/{resource['id']}", body=arrived)
-        try:
-            self.outbox.append(CHECK_IN_KIND, f"check-in:{resource['id']}", delivery.encode())
-        except Exception as exc:
-            log.warning("could not queue a check-in (%s)", type(exc).__name__)
+        if not self.writer.check_in(arrived):
             return CheckInResult(status="failed", message=f"{why}; the check-in could not be kept")
-        self.queued += 1
         patient_id = _subject(resource)
         if patient_id is not None:
             self.store.save_appointment(patient_id, arrived)
-        self.audit("check-in", "offline", patient_id)
+        self.writer.audit("check-in", "offline", patient_id)
         return CheckInResult(status="queued", message=f"{why}; the check-in will be sent when the server is back")
-
-    async def flush(self, batch: int = 50) -> int:
-        """Deliver queued messages; acknowledged ones leave the outbox, refused ones fail with their reason."""
-        if self.outbox is None:
-            return 0
-        delivered = 0
-        while True:
-            entries = list(self.outbox.claim(batch))
-            if not entries:
-                return delivered
-            for position, entry in enumerate(entries):
-                try:
-                    delivery = Delivery.decode(entry.payload)
-                except (ValidationError, ValueError):
-                    self.outbox.fail(entry.id, "the queued message is unreadable", retry=False)
-                    continue
-                try:
-                    await self.client.put(delivery.path, delivery.body)
-                except FhirError as exc:
-                    if exc.offline:
-                        # The server is gone again: what is left of the batch waits for the next flush.
-                        for rest in entries[position:]:
-                            self.outbox.fail(rest.id, exc.describe(), retry=True)
-                        return delivered
-                    self.outbox.fail(entry.id, exc.describe(), retry=False)
-                    continue
-                self.outbox.acknowledge(entry.id)
-                delivered += 1
-                self.delivered += 1
-            if len(entries) < batch:
-                return delivered
 
     async def prefetch(self, facility_code: str, open_patient: Callable[[str], Awaitable[bool]]) -> PrefetchResult:
         """Referrals addressed to this facility, with each referred patient's summary and today's appointments."""

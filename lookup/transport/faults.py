@@ -45,6 +45,20 @@ RETRYABLE_KINDS = frozenset({FaultKind.SERVER_ERROR, FaultKind.RATE_LIMITED, Fau
 nor a refused connection (the server is down: the circuit opens and the cache answers)."""
 
 
+_SENTENCES: dict[FaultKind, str] = {
+    FaultKind.UNREACHABLE: "the server cannot be reached (connection refused or reset)",
+    FaultKind.CIRCUIT_OPEN: "the server failed moments ago; not asked again until it recovers",
+    FaultKind.TRUNCATED: "the server's answer was cut short (incomplete JSON)",
+    FaultKind.INVALID_JSON: "the server's answer is not valid FHIR JSON",
+    FaultKind.UNAUTHORIZED: "the server refused the kiosk's credentials",
+    FaultKind.FORBIDDEN: "the server does not allow this kiosk to read that",
+    FaultKind.CONSENT_REQUIRED: "the patient has not consented to sharing these records",
+    FaultKind.NOT_FOUND: "the server has no such resource",
+    FaultKind.NOT_SUPPORTED: "the server does not support this operation",
+}
+"""The sentence of each fault that has nothing more to say than its kind."""
+
+
 class FhirError(Exception):
     """A request to the FHIR server did not give a usable answer."""
 
@@ -76,30 +90,15 @@ class FhirError(Exception):
     def describe(self) -> str:
         """One plain sentence for the clerk and the log."""
         k = self.kind
-        if k is FaultKind.UNREACHABLE:
-            return "the server cannot be reached (connection refused or reset)"
         if k is FaultKind.TIMEOUT:
             within = f" within {self.timeout_s:g} s" if self.timeout_s is not None else " in time"
             return f"the server did not answer{within}"
-        if k is FaultKind.CIRCUIT_OPEN:
-            return "the server failed moments ago; not asked again until it recovers"
         if k is FaultKind.SERVER_ERROR:
             return f"the server failed (HTTP {self.status})"
         if k is FaultKind.RATE_LIMITED:
             after = f"; retry after {self.retry_after:g} s" if self.retry_after is not None else ""
             return f"the server is busy (HTTP {self.status}){after}"
-        if k is FaultKind.TRUNCATED:
-            return "the server's answer was cut short (incomplete JSON)"
-        if k is FaultKind.INVALID_JSON:
-            return "the server's answer is not valid FHIR JSON"
-        if k is FaultKind.UNAUTHORIZED:
-            return "the server refused the kiosk's credentials"
-        if k is FaultKind.FORBIDDEN:
-            return "the server does not allow this kiosk to read that"
-        if k is FaultKind.CONSENT_REQUIRED:
-            return "the patient has not consented to sharing these records"
-        if k is FaultKind.NOT_FOUND:
-            return "the server has no such resource"
-        if k is FaultKind.NOT_SUPPORTED:
-            return "the server does not support this operation"
+        sentence = _SENTENCES.get(k)
+        if sentence is not None:
+            return sentence
         return f"the server rejected the request (HTTP {self.status})" + (f": {self.detail}" if self.detail else "")

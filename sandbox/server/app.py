@@ -12,6 +12,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import JSONResponse
 
+from lookup.fhir.capabilities import OAUTH_URIS_URL
 from sandbox.server import routes_patients, routes_workflow
 from sandbox.server.auth import Authority, TokenError
 from sandbox.server.config import SandboxConfig
@@ -22,7 +23,6 @@ from sandbox.server.matcher import Matching
 from sandbox.server.state import SandboxState
 
 Json = dict[str, Any]
-_OAUTH_URIS: Final = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 _SEARCH_PARAMS: Final[dict[str, list[tuple[str, str]]]] = {
     "Patient": [("identifier", "token"), ("family", "string"), ("given", "string"), ("birthdate", "date"),
                 ("gender", "token"), ("address-state", "string"), ("phone", "token"), ("_id", "token")],
@@ -75,7 +75,7 @@ def capability_statement(config: SandboxConfig, base: str) -> Json:
                 "documentation": "Documents are searched by Bundle?type=document&composition.subject=Patient/{id}.",
                 "security": {
                     "extension": [
-                        {"url": _OAUTH_URIS, "extension": [{"url": "token", "valueUri": f"{base}/auth/token"}]}
+                        {"url": OAUTH_URIS_URL, "extension": [{"url": "token", "valueUri": f"{base}/auth/token"}]}
                     ],
                     "service": [
                         {

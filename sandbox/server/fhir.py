@@ -8,28 +8,18 @@ the address as the card prints it (often with an old province name).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Final
+from typing import Any
 
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind
 from lookup.domain.provinces import current_province
-from lookup.domain.provinces import fold as _fold
+from lookup.domain.text import fold, phone_digits
+from lookup.fhir.bundles import MATCH_GRADE_URL
+from lookup.fhir.patient import demographics_of, identifiers_of
 from sandbox.synthetic.population import SyntheticPerson
 
 Json = dict[str, Any]
-CCCD_SYSTEM: Final = DEFAULT_TABLE.system(IdentifierKind.CCCD)
-BHYT_SYSTEM: Final = DEFAULT_TABLE.system(IdentifierKind.BHYT)
-MATCH_GRADE_URL: Final = "http://hl7.org/fhir/StructureDefinition/match-grade"
-_DATE = re.compile(r"^(\d{4})(-(\d{2})(-(\d{2}))?)?$")
-
-
-@lru_cache(maxsize=262_144)
-def fold(text: str) -> str:
-    """Folded text for search columns (names repeat a lot, so the cache saves most of the work while loading)."""
-    return _fold(text)
 
 
 def patient_resource(person: SyntheticPerson) -> Json:
@@ -38,8 +28,8 @@ def patient_resource(person: SyntheticPerson) -> Json:
         "resourceType": "Patient",
         "id": person.patient_id,
         "identifier": [
-            {"use": "official", "system": CCCD_SYSTEM, "value": person.cccd},
-            {"system": BHYT_SYSTEM, "value": person.bhxh},
+            {"use": "official", "system": DEFAULT_TABLE.system(IdentifierKind.CCCD), "value": person.cccd},
+            {"system": DEFAULT_TABLE.system(IdentifierKind.BHYT), "value": person.bhxh},
         ],
         "active": True,
         "name": [{"use": "official", "text": person.full_name, "family": person.family, "given": given}],
@@ -67,59 +57,21 @@ class PatientColumns:
     identifiers: tuple[tuple[str, str], ...]
 
 
-def phone_key(text: str) -> str:
-    """A phone number as stored for search: digits only, the +84 country code written as the domestic 0."""
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if digits.startswith("84") and len(digits) >= 11:
-        return "0" + digits[2:]
-    return digits
-
-
 def columns_of(resource: Mapping[str, Any]) -> PatientColumns:
-    """Search columns of any FHIR Patient (imported ones may be sparse or odd: missing parts are empty)."""
-    names = [n for n in resource.get("name") or [] if isinstance(n, Mapping)]
-    name = names[0] if names else {}
-    family = name.get("family") if isinstance(name.get("family"), str) else ""
-    given_parts = [g for g in name.get("given") or [] if isinstance(g, str)]
-    birth = resource.get("birthDate")
-    birth_date: str | None = None
-    birth_year: int | None = None
-    if isinstance(birth, str) and (m := _DATE.match(birth)):
-        birth_year = int(m.group(1))
-        birth_date = birth if m.group(5) else None
-    gender = resource.get("gender") if resource.get("gender") in {"male", "female", "other", "unknown"} else None
-    state = ""
-    for address in resource.get("address") or []:
-        if not isinstance(address, Mapping):
-            continue
-        text = " ".join(str(address.get(k) or "") for k in ("text", "city", "state"))
-        province = current_province(str(address.get("state") or "")) or current_province(text)
-        if province is not None:
-            state = fold(province.name)
-            break
-    phone = next(
-        (
-            phone_key(str(t.get("value")))
-            for t in resource.get("telecom") or []
-            if isinstance(t, Mapping) and t.get("system") == "phone" and t.get("value")
-        ),
-        None,
-    )
-    identifiers = tuple(
-        (str(i["system"]), str(i["value"]))
-        for i in resource.get("identifier") or []
-        if isinstance(i, Mapping) and isinstance(i.get("system"), str) and isinstance(i.get("value"), str)
-    )
+    """Search columns of any FHIR Patient, read by the one Patient reader so plain search and `$match` see the same
+    name (imported Patients may be sparse or odd: missing parts are empty)."""
+    person = demographics_of(resource)
+    province = current_province(person.province or "") or current_province(person.address or "")
     return PatientColumns(
-        family=fold(family),
-        given=fold(given_parts[-1]) if given_parts else "",
-        given_all=fold(" ".join(given_parts)),
-        birth_date=birth_date,
-        birth_year=birth_year,
-        gender=gender,
-        state=state,
-        phone=phone or None,
-        identifiers=identifiers,
+        family=fold(person.family or ""),
+        given=fold(person.given or ""),
+        given_all=fold(" ".join(part for part in (person.middle, person.given) if part)),
+        birth_date=person.birth_date.isoformat() if person.birth_date else None,
+        birth_year=person.birth_year,
+        gender=person.sex.value if person.sex else None,
+        state=fold(province.name) if province else "",
+        phone=phone_digits(person.phone) or None,
+        identifiers=tuple((i.system, i.value) for i in identifiers_of(resource)),
     )
 
 

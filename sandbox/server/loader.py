@@ -11,7 +11,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
-import re
 import shutil
 import sqlite3
 import tempfile
@@ -24,8 +23,10 @@ import orjson
 import platformdirs
 
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind
+from lookup.domain.model import FHIR_ID
 from lookup.domain.provinces import OLD_PROVINCES_BY_NAME
-from sandbox.server.fhir import columns_of, fold, patient_resource
+from lookup.domain.text import fold, phone_digits
+from sandbox.server.fhir import columns_of, patient_resource
 from sandbox.server.storage import SCHEMA_VERSION, PatientRow, Store
 from sandbox.synthetic import clinical
 from sandbox.synthetic.population import generate_people
@@ -33,7 +34,6 @@ from sandbox.synthetic.population import generate_people
 _BATCH: Final = 50_000
 CACHE_LIMIT: Final = 200_000
 """Populations up to this size are generated once per machine and copied; larger ones are built in place."""
-_FHIR_ID: Final = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
 class PatientImportError(ValueError):
@@ -70,7 +70,7 @@ def load_synthetic(store: Store, population: int, seed: int, share: float) -> No
                     person.birth_date.year,
                     person.sex.value,
                     fold(person.province),
-                    person.phone,
+                    phone_digits(person.phone) or None,
                     int(clinical.has_consent(person.index, seed)),
                     int(documents),
                     person.index,
@@ -119,7 +119,7 @@ def import_ndjson(store: Store, path: Path) -> int:
             rid = start + len(rows) + 1
             raw_id = resource.get("id")
             patient_id = raw_id if isinstance(raw_id, str) and raw_id else f"i{rid}"
-            if not _FHIR_ID.match(patient_id):
+            if not FHIR_ID.fullmatch(patient_id):
                 raise PatientImportError(f"{path.name} line {number}: the Patient id is not a valid FHIR id")
             if patient_id in seen or store.patient(patient_id) is not None:
                 raise PatientImportError(f"{path.name} line {number}: a Patient with this id is already loaded")
@@ -157,11 +157,13 @@ def cache_dir() -> Path:
 @lru_cache(maxsize=1)
 def _generator_fingerprint() -> str:
     """Changes whenever the code that decides what a generated database holds changes, so no stale copy is used."""
+    from lookup.domain import provinces, text
+    from lookup.fhir import patient
     from sandbox.server import fhir, storage
     from sandbox.synthetic import names, population
 
     digest = hashlib.sha256()
-    for module in (population, names, clinical, fhir, storage):
+    for module in (population, names, clinical, fhir, storage, text, provinces, patient):
         digest.update(Path(str(module.__file__)).read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:12]

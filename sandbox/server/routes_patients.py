@@ -9,17 +9,18 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 
+from lookup.domain.model import FHIR_ID_PATTERN, MatchGrade
 from lookup.domain.provinces import current_province
+from lookup.domain.text import fold, phone_digits
 from lookup.fhir.patient import demographics_of
 from sandbox.server.auth import Grant, Scope
-from sandbox.server.fhir import fold, local_id, phone_key, searchset
+from sandbox.server.fhir import local_id, searchset
 from sandbox.server.http import DEFAULT_COUNT, MAX_COUNT, FhirProblem, FhirResponse, authorized, base_url, page_links
 from sandbox.server.http import state_of as _state
 from sandbox.server.storage import StoredPatient
 
 router = APIRouter()
 Json = dict[str, Any]
-FHIR_ID: Final = r"^[A-Za-z0-9\-.]{1,64}$"
 _DATE_PARAM: Final = re.compile(r"^(eq|ge|le|gt|lt)?(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 MATCH_EXAMPLE: Final[Json] = {
     "resourceType": "Parameters",
@@ -40,7 +41,7 @@ MATCH_EXAMPLE: Final[Json] = {
 }
 Count = Annotated[int, Query(alias="_count", ge=1, le=MAX_COUNT)]
 Offset = Annotated[int, Query(alias="_offset", ge=0, le=10_000_000)]
-PatientId = Annotated[str, Path(pattern=FHIR_ID)]
+PatientId = Annotated[str, Path(pattern=FHIR_ID_PATTERN)]
 PatientReader = Annotated[Grant, Depends(authorized(Scope.PATIENT_READ))]
 ClinicalReader = Annotated[Grant, Depends(authorized(Scope.ALL_READ))]
 
@@ -140,7 +141,7 @@ def search_patients(
         province = current_province(address_state)
         add(("state = ?", [fold(province.name)]) if province else _prefix("state", address_state))
     if phone:
-        add(("phone = ?", [phone_key(phone)]))
+        add(("phone = ?", [phone_digits(phone)]))
     if resource_id:
         add(("id = ?", [resource_id]))
     found, total = _state(request).store.search_patients(where, params, count, offset)
@@ -204,7 +205,7 @@ def match_patients(
         raise FhirProblem(422, "invalid", "the Patient must carry a name, birth date, phone or province")
     results = state.matching.search(query, count)
     if only_certain:
-        results = [r for r in results if r[2] == "certain"]
+        results = [r for r in results if r[2] == MatchGrade.CERTAIN]
     resources, scores = [], []
     for patient_id, score, grade in results:
         patient = state.store.patient(patient_id)

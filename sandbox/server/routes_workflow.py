@@ -9,11 +9,12 @@ from typing import Annotated, Any, Final
 import orjson
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
+from lookup.domain.model import FHIR_ID_PATTERN
+from lookup.service.audit import DICOM_SYSTEM
 from sandbox.server.auth import Grant, Scope
 from sandbox.server.fhir import local_id, searchset
 from sandbox.server.http import DEFAULT_COUNT, MAX_COUNT, FhirProblem, FhirResponse, authorized, base_url, page_links
 from sandbox.server.http import state_of as _state
-from sandbox.server.routes_patients import FHIR_ID
 
 router = APIRouter()
 Json = dict[str, Any]
@@ -23,13 +24,13 @@ Offset = Annotated[int, Query(alias="_offset", ge=0, le=10_000_000)]
 _INSTANT: Final = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
 AUDIT_EXAMPLE: Final[Json] = {
     "resourceType": "AuditEvent",
-    "type": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110110", "display": "Patient Record"},
+    "type": {"system": DICOM_SYSTEM, "code": "110110", "display": "Patient Record"},
     "recorded": "2025-07-01T08:00:00+07:00",
     "agent": [{"who": {"display": "kiosk-er-1"}, "requestor": True}],
     "source": {"observer": {"display": "kiosk-er-1"}},
     "entity": [{"what": {"reference": "Patient/p1"}}],
 }
-ResourceId = Annotated[str, Path(pattern=FHIR_ID)]
+ResourceId = Annotated[str, Path(pattern=FHIR_ID_PATTERN)]
 
 
 def _day_range(request: Request, values: list[str]) -> tuple[int | None, int | None]:

@@ -11,16 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from lookup.domain.model import Demographics
-from sandbox.server.fhir import fold, phone_key
+from lookup.domain.model import Demographics, MatchGrade
+from lookup.domain.text import fold, phone_digits
+from lookup.matching.normalise import family_canonical
 from sandbox.server.storage import Store
 
-_VARIANTS: Final = {"huynh": "hoang", "vo": "vu"}
 _WEIGHTS: Final = {"given": 3.0, "family": 1.0, "middle": 0.5, "birth": 3.0, "sex": 0.5, "province": 1.0, "phone": 2.5}
-
-
-def _family_key(text: str) -> str:
-    return _VARIANTS.get(text, text)
 
 
 def _score(query: Demographics, row: Sequence[Any]) -> float:
@@ -32,7 +28,7 @@ def _score(query: Demographics, row: Sequence[Any]) -> float:
         total += _WEIGHTS["given"] if wanted == given else (-2.0 if not given.startswith(wanted) else 1.0)
     if query.family:
         best += _WEIGHTS["family"]
-        total += _WEIGHTS["family"] if _family_key(fold(query.family)) == _family_key(family) else -1.0
+        total += _WEIGHTS["family"] if family_canonical(fold(query.family)) == family_canonical(family) else -1.0
     if query.middle:
         best += _WEIGHTS["middle"]
         total += _WEIGHTS["middle"] if fold(query.middle) in given_all else -0.25
@@ -61,7 +57,7 @@ def _score(query: Demographics, row: Sequence[Any]) -> float:
         total += _WEIGHTS["province"] if fold(query.province) == state else -0.5
     if query.phone:
         best += _WEIGHTS["phone"]
-        total += _WEIGHTS["phone"] if phone_key(query.phone) == phone else 0.0
+        total += _WEIGHTS["phone"] if phone_digits(query.phone) == phone else 0.0
     return max(0.0, total / best) if best else 0.0
 
 
@@ -82,7 +78,7 @@ class SimpleMatcher:
         if given and query.family:
             searches.append(("family = ? AND given = ?", [fold(query.family), given]))
         if query.phone:
-            searches.append(("phone = ?", [phone_key(query.phone)]))
+            searches.append(("phone = ?", [phone_digits(query.phone)]))
         if query.birth_date is not None and not given:
             searches.append(("birth_date = ?", [query.birth_date.isoformat()]))
         for where, params in searches:
@@ -97,12 +93,12 @@ class SimpleMatcher:
         for position, (score, patient_id) in enumerate(scored[:limit]):
             runner_up = scored[position + 1][0] if position + 1 < len(scored) else 0.0
             if position == 0 and full and score >= 0.9 and score - runner_up >= 0.15:
-                grade = "certain"
+                grade = MatchGrade.CERTAIN.value
             elif score >= 0.7:
-                grade = "probable"
+                grade = MatchGrade.PROBABLE.value
             elif score >= 0.4:
-                grade = "possible"
+                grade = MatchGrade.POSSIBLE.value
             else:
-                grade = "certainly-not"
+                grade = MatchGrade.CERTAINLY_NOT.value
             out.append((patient_id, score, grade))
         return out

@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from typing import Any, Final
+from typing import Any
 
 import orjson
 
+from lookup.fhir.documents import LOINC
+from lookup.service.audit import AUDIT_EVENT_TYPE_SYSTEM, PURPOSE_SYSTEM, RESTFUL_INTERACTION_SYSTEM
 from lookup.trust.signatures import sign_document
 from sandbox.server.auth import Authority
 from sandbox.server.config import SandboxConfig
@@ -24,7 +26,6 @@ from sandbox.synthetic.documents import appointment_resource, person_documents, 
 from sandbox.synthetic.facilities import FACILITIES_BY_CODE, facility_key
 
 Json = dict[str, Any]
-PURPOSE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 
 
 class SandboxState:
@@ -97,7 +98,7 @@ class SandboxState:
             "scope": {
                 "coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]
             },
-            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0", "display": "Patient Consent"}]}],
+            "category": [{"coding": [{"system": LOINC, "code": "59284-0", "display": "Patient Consent"}]}],
             "patient": {"reference": f"Patient/{patient.id}"},
             "dateTime": f"{self.today.isoformat()}T00:00:00+07:00",
             "policyRule": {"text": "Chia sẻ dữ liệu sức khỏe qua VNeID"},
@@ -111,8 +112,8 @@ class SandboxState:
         event: Json = {
             "resourceType": "AuditEvent",
             "id": event_id,
-            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"},
-            "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": "read", "display": what}],
+            "type": {"system": AUDIT_EVENT_TYPE_SYSTEM, "code": "rest"},
+            "subtype": [{"system": RESTFUL_INTERACTION_SYSTEM, "code": "read", "display": what}],
             "action": "R",
             "recorded": recorded,
             "outcome": "0",

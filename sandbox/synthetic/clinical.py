@@ -48,7 +48,6 @@ class Coded:
 ICD10: Final = "http://hl7.org/fhir/sid/icd-10"
 SNOMED: Final = "http://snomed.info/sct"
 ATC: Final = "http://www.whocc.no/atc"
-LOINC: Final = "http://loinc.org"
 
 CONDITIONS: Final[tuple[Coded, ...]] = (
     Coded(ICD10, "E11", "Đái tháo đường type 2"),

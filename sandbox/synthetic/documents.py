@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Final
 
+from lookup.domain.model import DocumentType
+from lookup.fhir.documents import LOINC
 from sandbox.synthetic import clinical
 from sandbox.synthetic.clinical import AppointmentPlan, Coded, Events, ReferralPlan
 from sandbox.synthetic.facilities import Facility
@@ -23,19 +25,19 @@ DOCUMENT_BASE: Final = "https://hssk.sandbox.invalid/fhir"
 FACILITY_SYSTEM: Final = "http://fhir.hl7.org.vn/core/sid/facility"
 _NAMESPACE: Final = uuid.UUID("6f1c4c1e-4a53-4b8e-9d1e-5b0c0f6a2d11")
 _TZ: Final = dt.timezone(dt.timedelta(hours=7))
-DOC_TITLES: Final[dict[str, str]] = {
-    "60591-5": "Sổ sức khỏe điện tử",
-    "34133-9": "Bệnh án điện tử (tóm tắt lần khám)",
-    "57833-6": "Đơn thuốc điện tử",
-    "57133-1": "Giấy chuyển tuyến",
-    "56446-8": "Giấy hẹn khám lại",
+DOC_TITLES: Final[dict[DocumentType, str]] = {
+    DocumentType.PATIENT_SUMMARY: "Sổ sức khỏe điện tử",
+    DocumentType.EPISODE_SUMMARY: "Bệnh án điện tử (tóm tắt lần khám)",
+    DocumentType.PRESCRIPTION: "Đơn thuốc điện tử",
+    DocumentType.REFERRAL: "Giấy chuyển tuyến",
+    DocumentType.APPOINTMENT: "Giấy hẹn khám lại",
 }
-_DOC_DISPLAY: Final[dict[str, str]] = {
-    "60591-5": "Patient summary Document",
-    "34133-9": "Summary of episode note",
-    "57833-6": "Prescription for medication",
-    "57133-1": "Referral note",
-    "56446-8": "Appointment summary Document",
+_DOC_DISPLAY: Final[dict[DocumentType, str]] = {
+    DocumentType.PATIENT_SUMMARY: "Patient summary Document",
+    DocumentType.EPISODE_SUMMARY: "Summary of episode note",
+    DocumentType.PRESCRIPTION: "Prescription for medication",
+    DocumentType.REFERRAL: "Referral note",
+    DocumentType.APPOINTMENT: "Appointment summary Document",
 }
 
 
@@ -112,7 +114,7 @@ class _Writer:
         return (self.today + dt.timedelta(days=offset)).isoformat()
 
     def document(
-        self, type_code: str, facility: Facility, offset: int, sections: Sequence[tuple[str, str, list[Json]]]
+        self, doc_type: DocumentType, facility: Facility, offset: int, sections: Sequence[tuple[str, str, list[Json]]]
     ) -> None:
         doc_id = f"d{self.pid[1:] if self.pid.startswith('p') else self.pid}-{len(self.documents)}"
         moment = dt.datetime.combine(self.today + dt.timedelta(days=offset), dt.time(9, 0), _TZ).isoformat()
@@ -122,18 +124,18 @@ class _Writer:
             "id": f"c{doc_id[1:]}",
             "status": "final",
             "type": {
-                "coding": [{"system": clinical.LOINC, "code": type_code, "display": _DOC_DISPLAY[type_code]}],
-                "text": DOC_TITLES[type_code],
+                "coding": [{"system": LOINC, "code": doc_type.value, "display": _DOC_DISPLAY[doc_type]}],
+                "text": DOC_TITLES[doc_type],
             },
             "subject": {"reference": f"Patient/{self.pid}"},
             "date": moment,
             "author": [_org_ref(facility)],
             "custodian": _org_ref(facility),
-            "title": DOC_TITLES[type_code],
+            "title": DOC_TITLES[doc_type],
             "section": [
                 {
                     "title": title,
-                    "code": {"coding": [{"system": clinical.LOINC, "code": code}]},
+                    "code": {"coding": [{"system": LOINC, "code": code}]},
                     "entry": [_ref(r) for r in resources],
                 }
                 for title, code, resources in sections
@@ -187,7 +189,7 @@ def _lab(w: _Writer, rid: str, result: clinical.LabResult) -> Json:
         "category": [
             {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}
         ],
-        "code": {"coding": [{"system": clinical.LOINC, "code": test.code, "display": test.name}], "text": test.name},
+        "code": {"coding": [{"system": LOINC, "code": test.code, "display": test.name}], "text": test.name},
         "subject": w.subject(),
         "effectiveDateTime": w.day(result.day),
         "valueQuantity": {
@@ -227,7 +229,7 @@ def person_documents(patient: Json, index: int, seed: int, plan: Events, today: 
         "id": f"{w.pid}-abo",
         "status": "final",
         "code": {
-            "coding": [{"system": clinical.LOINC, "code": "882-1", "display": "ABO and Rh group"}],
+            "coding": [{"system": LOINC, "code": "882-1", "display": "ABO and Rh group"}],
             "text": "Nhóm máu",
         },
         "subject": w.subject(),
@@ -235,7 +237,7 @@ def person_documents(patient: Json, index: int, seed: int, plan: Events, today: 
         "valueCodeableConcept": {"text": book.blood_type},
     }
     w.document(
-        "60591-5",
+        DocumentType.PATIENT_SUMMARY,
         home,
         latest,
         [("Dị ứng", "48765-2", allergies), ("Bệnh mạn tính", "11450-4", problems), ("Nhóm máu", "30954-2", [blood])],
@@ -261,7 +263,7 @@ def person_documents(patient: Json, index: int, seed: int, plan: Events, today: 
             for n, r in enumerate(r for r in book.labs if r.day == visit.day)
         ]
         w.document(
-            "34133-9",
+            DocumentType.EPISODE_SUMMARY,
             visit.facility,
             visit.day,
             [
@@ -278,13 +280,18 @@ def person_documents(patient: Json, index: int, seed: int, plan: Events, today: 
         if visit.number % 2 == 0:
             medication, dosage = clinical.ACUTE
             requests.append(_prescription(w, f"{w.pid}-rx{visit.number}-a", medication, dosage, visit, latest))
-        w.document("57833-6", visit.facility, visit.day, [("Thuốc", "10160-0", requests)])
+        w.document(DocumentType.PRESCRIPTION, visit.facility, visit.day, [("Thuốc", "10160-0", requests)])
     for referral in plan.referrals:
         request = service_request_resource(referral, w.pid, today)
-        w.document("57133-1", referral.source, referral.day, [("Lý do chuyển tuyến", "42349-1", [request])])
+        w.document(DocumentType.REFERRAL, referral.source, referral.day, [("Lý do chuyển tuyến", "42349-1", [request])])
     for appointment in plan.appointments:
         booked = appointment_resource(appointment, w.pid, today)
-        w.document("56446-8", appointment.facility, min(appointment.day, 0) - 1, [("Hẹn khám", "18776-5", [booked])])
+        w.document(
+            DocumentType.APPOINTMENT,
+            appointment.facility,
+            min(appointment.day, 0) - 1,
+            [("Hẹn khám", "18776-5", [booked])],
+        )
     return w.documents
 
 

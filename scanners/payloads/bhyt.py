@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems
-from lookup.domain.model import Demographics, Identifier, ScanKind, Sex
-from scanners.payloads.common import Payload, PayloadError, clean_text, identifier, parse_birth, split_name
+from lookup.domain.model import Identifier, ScanKind, ScanReading, Sex
+from scanners.payloads.common import PayloadError, card_holder, clean_text, identifier, parse_birth
 
 _OLD_CARD = re.compile(r"([A-Z]{2})([1-5])([0-9]{2})([0-9A-Z]{10})")
 _NEW_CARD = re.compile(r"[0-9]{10}")
@@ -38,7 +38,7 @@ def _hex_text(value: str, what: str) -> str:
         raise PayloadError(f"the insurance card's {what} is not UTF-8 text") from None
 
 
-def parse_bhyt(text: str, systems: IdentifierSystems = DEFAULT_TABLE) -> Payload:
+def parse_bhyt(text: str, systems: IdentifierSystems = DEFAULT_TABLE) -> ScanReading:
     """Read a BHYT card QR; raises `PayloadError` when it is not one."""
     fields = [f.strip() for f in clean_text(text).split("|")]
     if fields and fields[-1] == "$":
@@ -91,16 +91,9 @@ def parse_bhyt(text: str, systems: IdentifierSystems = DEFAULT_TABLE) -> Payload
     identifiers: list[Identifier] = [identifier(IdentifierKind.BHYT, bhxh, systems)]
     if old is not None and in_card.isdigit():
         identifiers.append(identifier(IdentifierKind.BHYT, card, systems))
-    family, middle, given = split_name(name)
-    demographics = Demographics(
-        family=family,
-        middle=middle,
-        given=given,
-        birth_date=birth_date,
-        birth_year=birth_year,
-        sex=sex,
-        address=address,
-    )
-    return Payload(
-        kind=ScanKind.BHYT, identifiers=tuple(identifiers), demographics=demographics, warnings=tuple(warnings)
+    return ScanReading(
+        kind=ScanKind.BHYT,
+        identifiers=tuple(identifiers),
+        demographics=card_holder(name, birth_date=birth_date, birth_year=birth_year, sex=sex, address=address),
+        warnings=tuple(warnings),
     )

@@ -15,17 +15,16 @@ from __future__ import annotations
 import re
 
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems
-from lookup.domain.model import Demographics, Identifier, ScanKind
+from lookup.domain.model import Identifier, ScanKind, ScanReading
 from scanners.payloads.common import (
-    Payload,
     PayloadError,
+    card_holder,
     cccd_digit_warnings,
     clean_text,
     identifier,
     parse_birth,
     parse_date,
     parse_sex_word,
-    split_name,
 )
 
 _ID12 = re.compile(r"[0-9]{12}")
@@ -38,7 +37,7 @@ def looks_like_cccd(text: str) -> bool:
     return bool(re.match(r"\s*\ufeff?\s*[0-9]{12}\s*\|", text))
 
 
-def parse_cccd(text: str, systems: IdentifierSystems = DEFAULT_TABLE) -> Payload:
+def parse_cccd(text: str, systems: IdentifierSystems = DEFAULT_TABLE) -> ScanReading:
     """Read a citizen ID card or VNeID QR; raises `PayloadError` when it is not one."""
     fields = [f.strip() for f in clean_text(text).split("|")]
     if len(fields) < 5:
@@ -75,20 +74,10 @@ def parse_cccd(text: str, systems: IdentifierSystems = DEFAULT_TABLE) -> Payload
             former.append(identifier(IdentifierKind.CCCD, value, systems))
         elif _ID9.fullmatch(value):
             former.append(identifier(IdentifierKind.CMND, value, systems))
-    family, middle, given = split_name(name)
-    demographics = Demographics(
-        family=family,
-        middle=middle,
-        given=given,
-        birth_date=birth_date,
-        birth_year=birth_year,
-        sex=sex,
-        address=address or None,
-    )
-    return Payload(
+    return ScanReading(
         kind=ScanKind.CCCD if issued_text else ScanKind.VNEID,
         identifiers=(identifier(IdentifierKind.CCCD, number, systems),),
         former_identifiers=tuple(dict.fromkeys(former)),
-        demographics=demographics,
+        demographics=card_holder(name, birth_date=birth_date, birth_year=birth_year, sex=sex, address=address or None),
         warnings=tuple(warnings),
     )

@@ -1,32 +1,20 @@
-"""What every payload parser shares: the parse error, the parsed shape, and the text repairs cards need."""
+"""What every payload parser shares: the parse error, the text repairs cards need, and the card fields' readers.
+
+Parsers answer with the domain's `ScanReading`; the dispatcher adds what only it knows to make the `ScanResult`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
-
-from pydantic import BaseModel, ConfigDict
 
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems, value_problem
-from lookup.domain.model import Demographics, Identifier, ScanKind, Sex, SignatureCheck, SignatureStatus
+from lookup.domain.model import Demographics, Identifier, Sex
+from lookup.domain.text import fold, nfc, split_full_name
 
 
 class PayloadError(ValueError):
     """A payload is not what its parser reads. The message says what is wrong and never repeats the payload."""
-
-
-class Payload(BaseModel):
-    """What a parser found in a code: identifiers, demographic hints, a signature check and any doubts."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: ScanKind
-    identifiers: tuple[Identifier, ...] = ()
-    former_identifiers: tuple[Identifier, ...] = ()
-    demographics: Demographics = Demographics()
-    signature: SignatureCheck = SignatureCheck(status=SignatureStatus.UNSIGNED)
-    warnings: tuple[str, ...] = ()
 
 
 _BOM_AND_CONTROLS = re.compile(r"^[\ufeff\s\x00-\x1f]+|[\ufeff\s\x00-\x1f]+$")
@@ -39,7 +27,7 @@ _MOJIBAKE_MARKERS = re.compile(
 def clean_text(text: str) -> str:
     """Strip a BOM, CR/LF and other control characters at the ends, repair mojibake, and NFC-normalise."""
     text = _BOM_AND_CONTROLS.sub("", text.replace("\ufeff", ""))
-    return unicodedata.normalize("NFC", repair_mojibake(text))
+    return nfc(repair_mojibake(text))
 
 
 def repair_mojibake(text: str) -> str:
@@ -88,22 +76,27 @@ def parse_birth(text: str) -> tuple[dt.date | None, int | None]:
     return date, date.year
 
 
-def split_name(full: str) -> tuple[str | None, str | None, str | None]:
-    """Vietnamese order: family name first, given name last, everything between is the middle name."""
-    parts = full.split()
-    if not parts:
-        return None, None, None
-    if len(parts) == 1:
-        return None, None, parts[0]
-    middle = " ".join(parts[1:-1]) or None
-    return parts[0], middle, parts[-1]
+def card_holder(
+    name: str, *, birth_date: dt.date | None, birth_year: int | None, sex: Sex, address: str | None
+) -> Demographics:
+    """The holder an ID or insurance card prints: the whole name (Vietnamese order), birth, sex and address."""
+    family, middle, given = split_full_name(name)
+    return Demographics(
+        family=family,
+        middle=middle,
+        given=given,
+        birth_date=birth_date,
+        birth_year=birth_year,
+        sex=sex,
+        address=address,
+    )
 
 
 def parse_sex_word(text: str) -> Sex | None:
-    folded = unicodedata.normalize("NFC", text.strip()).casefold()
+    folded = fold(text)
     if folded in {"nam", "male", "m"}:
         return Sex.MALE
-    if folded in {"nữ", "nu", "female", "f"}:
+    if folded in {"nu", "female", "f"}:
         return Sex.FEMALE
     return None
 

@@ -1,4 +1,4 @@
-"""Pick the parser for a code's text and build the `ScanResult`."""
+"""Pick the parser for a code's text, and make its `ScanReading` the `ScanResult` of a scan."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import re
 from pydantic import ValidationError
 
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierSystems
-from lookup.domain.model import ScanKind, ScanResult
+from lookup.domain.model import ScanKind, ScanReading, ScanResult
 from lookup.trust.trust_list import TrustList
 from scanners.payloads.bhyt import looks_like_bhyt, parse_bhyt
 from scanners.payloads.cccd import looks_like_cccd, parse_cccd
-from scanners.payloads.common import Payload, PayloadError, clean_text
+from scanners.payloads.common import PayloadError, clean_text
 from scanners.payloads.numbers import parse_number
 from scanners.payloads.shc import ShcChunks, looks_like_shc, parse_shc
 from scanners.payloads.shl import looks_like_shl, parse_shl
@@ -27,7 +27,7 @@ def parse_payload(
     trust: TrustList | None = None,
     systems: IdentifierSystems = DEFAULT_TABLE,
     chunks: ShcChunks | None = None,
-) -> Payload:
+) -> ScanReading:
     """Parse any supported payload; raises `PayloadError` for text that no parser reads."""
     try:
         return _parse(text, trust, systems, chunks)
@@ -37,7 +37,7 @@ def parse_payload(
         raise PayloadError(f"the code's {fields} is out of range") from None
 
 
-def _parse(text: str, trust: TrustList | None, systems: IdentifierSystems, chunks: ShcChunks | None) -> Payload:
+def _parse(text: str, trust: TrustList | None, systems: IdentifierSystems, chunks: ShcChunks | None) -> ScanReading:
     if len(text) > MAX_TEXT:
         raise PayloadError(f"a code of {len(text)} characters is longer than any supported payload")
     cleaned = clean_text(text)
@@ -70,17 +70,7 @@ def interpret(
     Text no parser reads becomes kind `unknown` with the parse error's message as a warning, so the clerk sees why.
     """
     try:
-        payload = parse_payload(text, trust=trust, systems=systems, chunks=chunks)
+        reading = parse_payload(text, trust=trust, systems=systems, chunks=chunks)
     except PayloadError as exc:
-        payload = Payload(kind=ScanKind.UNKNOWN, warnings=(str(exc),))
-    return ScanResult(
-        format=format,
-        text=clean_text(text[:MAX_TEXT]),
-        decoder=decoder,
-        kind=payload.kind,
-        identifiers=payload.identifiers,
-        former_identifiers=payload.former_identifiers,
-        demographics=payload.demographics,
-        signature=payload.signature,
-        warnings=payload.warnings,
-    )
+        reading = ScanReading(kind=ScanKind.UNKNOWN, warnings=(str(exc),))
+    return ScanResult.of(reading, format=format, text=clean_text(text[:MAX_TEXT]), decoder=decoder)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems
-from lookup.domain.model import Identifier, ScanKind
-from scanners.payloads.common import Payload, PayloadError, cccd_digit_warnings, clean_text, identifier
+from lookup.domain.model import Identifier, ScanKind, ScanReading
+from scanners.payloads.common import PayloadError, cccd_digit_warnings, clean_text, identifier
 
 _SEPARATORS = re.compile(r"[\s.\-]")
 _OLD_CARD = re.compile(r"[A-Z]{2}[1-5][0-9]{2}([0-9]{10})")
 
 
-def parse_number(text: str, systems: IdentifierSystems = DEFAULT_TABLE) -> Payload:
+def parse_number(text: str, systems: IdentifierSystems = DEFAULT_TABLE) -> ScanReading:
     """Read a bare identifier number; spaces, dots and dashes between digit groups are ignored."""
     value = _SEPARATORS.sub("", clean_text(text)).upper()
     if not value:
@@ -22,17 +22,19 @@ def parse_number(text: str, systems: IdentifierSystems = DEFAULT_TABLE) -> Paylo
         raise PayloadError(f"a number of {len(value)} characters is no known identifier")
     if value.isdecimal() and value.isascii():
         if len(value) == 12:
-            return Payload(
+            return ScanReading(
                 kind=ScanKind.PERSONAL_ID,
                 identifiers=(identifier(IdentifierKind.CCCD, value, systems),),
                 warnings=tuple(cccd_digit_warnings(value, None, None)),
             )
         if len(value) == 10:
-            return Payload(
+            return ScanReading(
                 kind=ScanKind.INSURANCE_NUMBER, identifiers=(identifier(IdentifierKind.BHYT, value, systems),)
             )
         if len(value) == 9:
-            return Payload(kind=ScanKind.PERSONAL_ID, identifiers=(identifier(IdentifierKind.CMND, value, systems),))
+            return ScanReading(
+                kind=ScanKind.PERSONAL_ID, identifiers=(identifier(IdentifierKind.CMND, value, systems),)
+            )
         raise PayloadError(f"a number of {len(value)} digits is no known identifier (9, 10 or 12 digits)")
     card = _OLD_CARD.fullmatch(value)
     if card is not None:
@@ -40,5 +42,5 @@ def parse_number(text: str, systems: IdentifierSystems = DEFAULT_TABLE) -> Paylo
             identifier(IdentifierKind.BHYT, card.group(1), systems),
             identifier(IdentifierKind.BHYT, value, systems),
         )
-        return Payload(kind=ScanKind.INSURANCE_NUMBER, identifiers=ids)
+        return ScanReading(kind=ScanKind.INSURANCE_NUMBER, identifiers=ids)
     raise PayloadError("not an identifier number (digits, or two letters and 13 digits)")

@@ -22,9 +22,10 @@ from joserfc.errors import JoseError
 from joserfc.registry import HeaderParameter
 
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierSystems
-from lookup.domain.model import Demographics, Identifier, ScanKind, Sex, SignatureCheck, SignatureStatus
+from lookup.domain.model import Demographics, Identifier, ScanKind, ScanReading, SignatureCheck, SignatureStatus
+from lookup.fhir.patient import demographics_of, identifiers_of
 from lookup.trust.trust_list import TrustList
-from scanners.payloads.common import Payload, PayloadError
+from scanners.payloads.common import PayloadError
 
 _SINGLE = re.compile(r"shc:/([0-9]+)")
 _CHUNK = re.compile(r"shc:/([0-9]{1,2})/([0-9]{1,2})/([0-9]+)")
@@ -122,7 +123,7 @@ def _check(token: str, kid: str, trust: TrustList | None) -> tuple[SignatureStat
     return SignatureStatus.VALID, key.issuer, None
 
 
-def verify_jws(token: str, trust: TrustList | None, systems: IdentifierSystems = DEFAULT_TABLE) -> Payload:
+def verify_jws(token: str, trust: TrustList | None, systems: IdentifierSystems = DEFAULT_TABLE) -> ScanReading:
     """Check and read a card's compact JWS."""
     segments = token.strip().split(".")
     if len(segments) != 3 or not all(segments[:2]):
@@ -146,7 +147,7 @@ def verify_jws(token: str, trust: TrustList | None, systems: IdentifierSystems =
             claims = json.loads(_b64(segments[1], "payload"))
     except (PayloadError, ValueError):
         if status is SignatureStatus.INVALID:
-            return Payload(
+            return ScanReading(
                 kind=ScanKind.SHC,
                 signature=SignatureCheck(status=status, reason=reason),
                 warnings=("the health card is damaged or altered",),
@@ -164,7 +165,7 @@ def verify_jws(token: str, trust: TrustList | None, systems: IdentifierSystems =
     if isinstance(exp, int | float) and not isinstance(exp, bool) and exp < dt.datetime.now(dt.UTC).timestamp():
         warnings.append("the health card has expired")
     identifiers, demographics = _patient(claims, systems)
-    return Payload(
+    return ScanReading(
         kind=ScanKind.SHC,
         identifiers=identifiers,
         demographics=demographics,
@@ -192,50 +193,7 @@ def _patient(claims: dict[str, Any], systems: IdentifierSystems) -> tuple[tuple[
     )
     if patient is None:
         return (), Demographics()
-    return _identifiers(patient, systems), _demographics(patient)
-
-
-def _identifiers(patient: dict[str, Any], systems: IdentifierSystems) -> tuple[Identifier, ...]:
-    found: list[Identifier] = []
-    raw = patient.get("identifier")
-    for item in raw if isinstance(raw, list) else []:
-        if not isinstance(item, dict):
-            continue
-        system, value = item.get("system"), item.get("value")
-        if isinstance(system, str) and isinstance(value, str) and systems.kind(system) is not None:
-            try:
-                found.append(Identifier(system=system, value=value))
-            except ValueError:
-                continue
-    return tuple(found)
-
-
-def _demographics(patient: dict[str, Any]) -> Demographics:
-    family = middle = given = None
-    names = patient.get("name")
-    first = names[0] if isinstance(names, list) and names and isinstance(names[0], dict) else {}
-    if isinstance(first.get("family"), str):
-        family = first["family"].strip() or None
-    givens = [g for g in first.get("given", []) if isinstance(g, str)] if isinstance(first.get("given"), list) else []
-    if givens:
-        # FHIR orders given names first name first; the rest are middle names.
-        given, middle = givens[0].strip() or None, " ".join(g.strip() for g in givens[1:]).strip() or None
-    sex = {"male": Sex.MALE, "female": Sex.FEMALE, "other": Sex.OTHER, "unknown": Sex.UNKNOWN}.get(
-        str(patient.get("gender"))
-    )
-    birth_date: dt.date | None = None
-    birth_year: int | None = None
-    born = patient.get("birthDate")
-    if isinstance(born, str) and re.fullmatch(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?", born):
-        birth_year = int(born[:4]) if 1880 <= int(born[:4]) <= 2100 else None
-        if len(born) == 10 and birth_year is not None:
-            try:
-                birth_date = dt.date.fromisoformat(born)
-            except ValueError:
-                birth_date = None
-    return Demographics(
-        family=family, middle=middle, given=given, sex=sex, birth_date=birth_date, birth_year=birth_year
-    )
+    return identifiers_of(patient, systems), demographics_of(patient)
 
 
 def parse_shc(
@@ -243,7 +201,7 @@ def parse_shc(
     trust: TrustList | None,
     systems: IdentifierSystems = DEFAULT_TABLE,
     chunks: ShcChunks | None = None,
-) -> Payload:
+) -> ScanReading:
     """Read a `shc:/` QR payload, or a part of one when `chunks` collects the parts.
 
     A part that does not yet complete its card gives an `shc` result with a warning and no identifiers.
@@ -255,7 +213,7 @@ def parse_shc(
         token = chunks.add(stripped)
         if token is None:
             index, total = chunk_position(stripped) or (0, 0)
-            return Payload(
+            return ScanReading(
                 kind=ScanKind.SHC,
                 warnings=(f"part {index} of {total} of a health card; scan the other parts",),
             )

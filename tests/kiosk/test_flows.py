@@ -30,13 +30,15 @@ from kiosk.screens.search import SearchScreen
 from kiosk.screens.summary import SummaryScreen
 from kiosk.screens.visit import VisitScreen
 from kiosk.screens.waiting import WaitingScreen
+from kiosk.services.scanning import camera_starter
 from kiosk.settings import Mode, load_settings
 from kiosk.widgets.sections import SectionList
-from kiosk.wiring import build_app, build_services, camera_starter
+from kiosk.wiring import build_app, build_services
 from lookup.domain.model import LookupSource
 from sandbox.server.runner import RunningSandbox
+from sandbox.synthetic.cards import cccd_qr_text
 from sandbox.synthetic.population import SyntheticPerson
-from tests.kiosk.driving import cccd_qr_text, people, sandbox, settings_for, wait_until, wedge_scan, with_records
+from testkit.kiosk import people, sandbox, settings_for, wait_until, wedge_scan, with_records
 from tests.reliability.proxy import Fault, FaultPlan, FaultProxy
 
 POPULATION = 400
@@ -230,7 +232,7 @@ def _twins(crowd: list[SyntheticPerson]) -> list[SyntheticPerson]:
 async def _with_appointment_today(app: KioskApp) -> SyntheticPerson:
     """Someone the sandbox booked for today and who has not arrived yet, asked through the app's own service."""
     for person in with_records(POPULATION):
-        appointments = await app.services.lookup.appointments_today(person.patient_id)
+        appointments = await app.services.lookup.get().appointments_today(person.patient_id)
         if any(a.status == "booked" for a in appointments):
             return person
     raise AssertionError("nobody in the test population has an appointment today")

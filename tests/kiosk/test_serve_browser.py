@@ -20,7 +20,8 @@ import pytest
 from playwright.sync_api import Page, WebSocket, sync_playwright
 
 from sandbox.server.runner import RunningSandbox
-from tests.kiosk.driving import cccd_qr_text, sandbox, with_records
+from sandbox.synthetic.cards import cccd_qr_text
+from testkit.kiosk import sandbox, with_records
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -90,7 +90,7 @@ def test_lobby_check_in_with_large_buttons(snap_compare: SnapCompare, make_app: 
             app.context,
             samples.FOUND.model_copy(update={"summary": None}),
             samples.PATIENT,
-            app.services.lookup,
+            app.services.lookup.get(),
             appointments=list(samples.SUMMARY.appointments),
         )
         await app.push_screen(screen)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.data.activity import LookupActivity
+from kiosk.activity import LookupActivity
 from kiosk.i18n import Translator, catalogue
 from kiosk.screens.search import read_birth
 from kiosk.widgets.chart import HourlyChart

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from lookup.domain.model import Demographics, DocumentType, MatchGrade, Sex, SignatureCheck, SignatureStatus
+from lookup.fhir.bundles import match_entries
 from lookup.fhir.capabilities import parse_capability_statement
 from lookup.fhir.documents import split_summary, summarize
-from lookup.fhir.patient import demographics_of, match_entries, patient_record, patient_resource
+from lookup.fhir.patient import demographics_of, patient_record, patient_resource
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "fhir"
 

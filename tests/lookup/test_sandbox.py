@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from benchmarks.bench_lookup import card_text
 from lookup.domain.model import LookupOutcome, LookupSource, LookupStatus, MatchGrade, SignatureStatus
 from lookup.service.lookup_service import LookupService
 from lookup.transport.config import ServerConfig
 from lookup.trust.trust_list import TrustList
 from sandbox.server.config import SandboxConfig
 from sandbox.server.runner import RunningSandbox, start_sandbox
+from sandbox.synthetic.cards import cccd_qr_text
 from sandbox.synthetic.population import SyntheticPerson, generate_people
 from scanners.payloads import interpret
 from tests.lookup.fhirserver import free_port
@@ -59,7 +59,7 @@ async def test_same_answer_without_match_and_summary(
     try:
         documents = 0
         for person in people[:25]:
-            scan = interpret(card_text(person), format="QRCode", decoder="zxing-cpp")
+            scan = interpret(cccd_qr_text(person), format="QRCode", decoder="zxing-cpp")
             a = await full.by_scan(scan)
             b = await plain.by_scan(scan)
             assert a.status in (LookupStatus.FOUND, LookupStatus.CONSENT_REQUIRED)
@@ -141,7 +141,7 @@ async def test_cache_answers_with_the_sandbox_stopped(
         timeout_s=2.0,
     )
     online = LookupService(settings, trust=trust, cache=cache.records, outbox=cache.outbox)
-    scans = [interpret(card_text(p), format="QRCode", decoder="zxing-cpp") for p in people[:20]]
+    scans = [interpret(cccd_qr_text(p), format="QRCode", decoder="zxing-cpp") for p in people[:20]]
     try:
         first = [await online.by_scan(s) for s in scans]
         today = [await online.appointments_today(p.patient_id) for p in people[:60]]

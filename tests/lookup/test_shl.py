@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +14,12 @@ import pytest
 from pydantic import SecretStr
 
 from lookup.domain.model import LookupStatus, ScanKind, ScanResult, SignatureStatus
-from lookup.health_links import retrieval as shl
+from lookup.health_links.link import ShlError, ShlLink, parse_link
+from lookup.health_links.retrieval import retrieve
 from lookup.service.lookup_service import LookupService
 from lookup.transport.config import ServerConfig
 from lookup.trust.trust_list import TrustList
+from scanners.payloads import interpret
 from tests.lookup.fhirserver import Receive, Scope, Send, _send_raw, free_port, serve
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "fhir"
@@ -63,9 +66,12 @@ class LinkHost:
 
 
 def link_text(url: str, flag: str) -> str:
-    payload = {"url": url, "flag": flag, "key": KEY, "label": "test"}
+    return "https://viewer.example/#" + payload_text(url=url, flag=flag, key=KEY, label="test")
+
+
+def payload_text(**payload: Any) -> str:
     encoded = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
-    return f"https://viewer.example/#shlink:/{encoded}"
+    return f"shlink:/{encoded}"
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +84,8 @@ def host() -> Iterator[tuple[LinkHost, str]]:
 
 async def test_direct_file_link_decrypts_to_the_published_bundle(host: tuple[LinkHost, str]) -> None:
     app, base = host
-    link = shl.parse_link(link_text(f"{base}/file", "LU"))
-    files = await shl.retrieve(link, recipient="kiosk test")
+    link = parse_link(link_text(f"{base}/file", "LU"))
+    files = await retrieve(link, recipient="kiosk test")
     assert [f.content for f in files] == [PLAIN]
     assert app.recipients[-1] == "kiosk+test" or app.recipients[-1] == "kiosk%20test"
     assert KEY not in repr(link)
@@ -87,26 +93,26 @@ async def test_direct_file_link_decrypts_to_the_published_bundle(host: tuple[Lin
 
 async def test_manifest_with_passcode_location_and_embedded_files(host: tuple[LinkHost, str]) -> None:
     _, base = host
-    link = shl.parse_link(link_text(f"{base}/manifest", "P"))
-    with pytest.raises(shl.ShlError) as missing:
-        await shl.retrieve(link, recipient="kiosk")
+    link = parse_link(link_text(f"{base}/manifest", "P"))
+    with pytest.raises(ShlError) as missing:
+        await retrieve(link, recipient="kiosk")
     assert missing.value.kind == "passcode"
-    with pytest.raises(shl.ShlError) as wrong:
-        await shl.retrieve(link, recipient="kiosk", passcode="0000")
+    with pytest.raises(ShlError) as wrong:
+        await retrieve(link, recipient="kiosk", passcode="0000")
     assert wrong.value.kind == "passcode" and "attempts left" in str(wrong.value)
-    files = await shl.retrieve(link, recipient="kiosk", passcode="1234")
+    files = await retrieve(link, recipient="kiosk", passcode="1234")
     assert [f.content for f in files] == [PLAIN, PLAIN]
 
 
 async def test_wrong_key_and_unreachable_host_are_clear_errors(host: tuple[LinkHost, str]) -> None:
     _, base = host
-    bad = shl.ShlLink(url=f"{base}/file", key=SecretStr("A" * 43), flag="U")
-    with pytest.raises(shl.ShlError) as undecryptable:
-        await shl.retrieve(bad, recipient="kiosk")
+    bad = ShlLink(url=f"{base}/file", key=SecretStr("A" * 43), flag="U")
+    with pytest.raises(ShlError) as undecryptable:
+        await retrieve(bad, recipient="kiosk")
     assert undecryptable.value.kind == "decrypt"
-    gone = shl.parse_link(link_text(f"http://127.0.0.1:{free_port()}/file", "U"))
-    with pytest.raises(shl.ShlError) as unreachable:
-        await shl.retrieve(gone, recipient="kiosk")
+    gone = parse_link(link_text(f"http://127.0.0.1:{free_port()}/file", "U"))
+    with pytest.raises(ShlError) as unreachable:
+        await retrieve(gone, recipient="kiosk")
     assert unreachable.value.kind == "unreachable"
 
 
@@ -125,3 +131,51 @@ async def test_scanning_a_link_gives_a_summary_of_its_document(host: tuple[LinkH
     assert outcome.summary is not None and len(outcome.summary.allergies) == 2
     assert outcome.summary.documents[0].signature.status is SignatureStatus.UNSIGNED
     assert [(s.name, s.state) for s in steps][:2] == [("link", "started"), ("link", "done")]
+
+
+def test_the_published_link_is_read_and_its_key_never_shown() -> None:
+    for text in (DETAILS["shlink"], DETAILS["shlinkBare"]):
+        link = parse_link(text)
+        assert link.url == DETAILS["shlinkJsonPayload"]["url"]
+        assert link.key.get_secret_value() == KEY
+        assert link.flag == "LU" and link.direct and link.label == "Demo SHL for IPS_IG-bundle-01"
+        assert KEY not in repr(link) and KEY not in str(link)
+
+
+REFUSED = {
+    "lower-case flag": ({"flag": "lu"}, "flag is not a string of capital letters"),
+    "label over 80 characters": ({"label": "x" * 81}, "label is not a short string"),
+    "label not text": ({"label": 7}, "label is not a short string"),
+    "version not an integer": ({"v": "1"}, "version is not a number"),
+    "expiry not a number": ({"exp": "tomorrow"}, "expiry is not a timestamp"),
+    "expiry after the year 9999": ({"exp": 10**12}, "expiry is not a timestamp"),
+    "url not text": ({"url": "https://x.example/\ud800"}, "url or label is not valid text"),
+}
+
+
+@pytest.mark.parametrize(("fields", "problem"), REFUSED.values(), ids=list(REFUSED))
+async def test_scanner_and_lookup_refuse_a_malformed_link_by_one_rule(fields: dict[str, Any], problem: str) -> None:
+    text = payload_text(**({"url": f"http://127.0.0.1:{free_port()}/manifest", "key": KEY} | fields))
+    with pytest.raises(ShlError) as refused:
+        parse_link(text)
+    message = str(refused.value)
+    assert refused.value.kind == "invalid-link" and problem in message and KEY not in message
+    scan = interpret(text, format="QRCode", decoder="zxing-cpp")
+    assert scan.kind is ScanKind.UNKNOWN and scan.warnings == (message,)
+    service = LookupService(ServerConfig(base_url="http://127.0.0.1:9/fhir"), trust=TrustList.empty())
+    try:
+        outcome = await service.by_link(text)
+    finally:
+        await service.aclose()
+    assert outcome.status is LookupStatus.NOT_FOUND and outcome.message == message
+
+
+async def test_expiry_is_an_aware_time_that_scan_and_retrieval_read_alike() -> None:
+    text = payload_text(url=f"http://127.0.0.1:{free_port()}/manifest", key=KEY, exp=1_700_000_000)
+    link = parse_link(text)
+    assert link.exp == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)
+    assert link.expired() and link.expired(link.exp) and not link.expired(link.exp - dt.timedelta(seconds=1))
+    assert "the SMART Health Link has expired" in interpret(text).warnings
+    with pytest.raises(ShlError) as expired:
+        await retrieve(link, recipient="kiosk")
+    assert expired.value.kind == "expired"

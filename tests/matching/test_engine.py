@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from benchmarks.bench_matching import corrupt, make_queries, pick_kind
 from lookup.domain.model import Demographics, MatchGrade, Sex
 from lookup.matching import MatchEngine, ScoredMatch, rank
 from sandbox.synthetic.population import SyntheticPerson, generate_people
+from testkit.queries import corrupt, make_queries, pick_kind
 
 SEED = 11
 SIZE = 3000

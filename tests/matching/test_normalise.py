@@ -7,14 +7,15 @@ import datetime as dt
 import pytest
 
 from lookup.domain.model import Demographics
-from lookup.matching import blocking_keys, fold, normalize_name, phone_number, query_blocking_keys, tone_key
+from lookup.domain.text import fold, phone_number
+from lookup.matching import blocking_keys, query_blocking_keys, tone_key
 from lookup.matching.fields import split_name
 from lookup.matching.normalise import decode_typing, family_canonical, phonetic
 
 
 def test_d_bar_folds_to_d_not_to_nothing() -> None:
     assert fold("Đặng Đức") == "dang duc"
-    assert normalize_name("  ĐỖ   Thị  Đào ") == "do thi dao"
+    assert fold("  ĐỖ   Thị  Đào ") == "do thi dao"
 
 
 def test_old_and_new_tone_placement_are_one_spelling() -> None:

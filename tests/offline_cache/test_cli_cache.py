@@ -75,3 +75,15 @@ def test_purge_all_and_discard(tmp_path: Path) -> None:
     code, discarded = _kiosk(tmp_path, "purge", "--discard")
     assert code == 0 and len(discarded["discarded"]) >= 1
     assert _kiosk(tmp_path, "stats")[1]["exists"] is False
+
+
+def test_a_key_file_that_cannot_be_written_is_an_error_in_words(tmp_path: Path) -> None:
+    # `kiosk cache` used to let the disk's own error through as "unexpected FileExistsError"; it now opens the cache
+    # the way the app does, and says which cache could not be opened and where.
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "cache.sqlite3").touch()
+    not_a_folder = tmp_path / "volume"
+    not_a_folder.write_text("", encoding="utf-8")
+    code, error = _kiosk(tmp_path, "stats", KIOSK_CACHE_KEY_FILE=str(not_a_folder / "key"))
+    assert code == 1 and "unexpected" not in error["error"]
+    assert "cannot be opened" in error["error"] and str(not_a_folder) in error["error"]

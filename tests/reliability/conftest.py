@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from benchmarks.bench_load import RecordingOutbox, card_text
 from lookup.domain.model import LookupOutcome, ScanResult
 from lookup.service.lookup_service import LookupService
 from lookup.service.results import Progress
@@ -25,8 +24,10 @@ from offline_cache import OfflineCache
 from sandbox.server.config import SandboxConfig
 from sandbox.server.runner import RunningSandbox, start_sandbox
 from sandbox.synthetic import clinical
+from sandbox.synthetic.cards import cccd_qr_text
 from sandbox.synthetic.population import SyntheticPerson, person_at
 from scanners.payloads import interpret
+from testkit.outbox import RecordingOutbox
 from tests.reliability.proxy import FaultProxy
 
 POPULATION = 400
@@ -86,7 +87,7 @@ class Kiosk:
 
     def card(self, person: SyntheticPerson) -> ScanResult:
         """What the scanner makes of the person's chip ID card."""
-        return interpret(card_text(person), format="QRCode", decoder="zxing-cpp", trust=self.trust)
+        return interpret(cccd_qr_text(person), format="QRCode", decoder="zxing-cpp", trust=self.trust)
 
     async def scan(self, person: SyntheticPerson, progress: Progress | None = None) -> LookupOutcome:
         return await self.service.by_scan(self.card(person), progress=progress)

@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from lookup.domain.model import Demographics, PatientRecord, SignatureCheck, SignatureStatus
+from lookup.fhir.bundles import bundle_total, match_entries, next_link, search_entries
 from lookup.fhir.capabilities import ServerFeatures, parse_capability_statement
 from lookup.fhir.documents import appointment_of, document_info, referral_of, split_summary, summarize
-from lookup.fhir.patient import bundle_total, demographics_of, match_entries, next_link, patient_record, search_entries
-from lookup.health_links.retrieval import ShlError, parse_link
+from lookup.fhir.patient import demographics_of, patient_record
+from lookup.health_links.link import ShlError, parse_link
 from lookup.transport.client import decode_json
 from lookup.transport.faults import FhirError
 from lookup.trust.signatures import verify_document

@@ -14,12 +14,12 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from benchmarks.bench_load import card_text
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind
 from lookup.domain.model import Identifier, LookupStatus
 from sandbox.server.config import SandboxConfig
 from sandbox.server.runner import RunningSandbox, start_sandbox
 from sandbox.synthetic import clinical
+from sandbox.synthetic.cards import cccd_qr_text
 from sandbox.synthetic.population import SyntheticPerson, person_at
 from tests.reliability.conftest import POPULATION, SEED, SHARE, KioskFactory, consenting_people
 from tests.reliability.proxy import Fault, FaultPlan, FaultProxy
@@ -115,7 +115,7 @@ async def test_a_full_run_at_debug_logs_no_patient_data(
             "sys.exit(main(sys.argv[1:]))",
             "lookup",
             "--qr-text",
-            card_text(people[1]),
+            cccd_qr_text(people[1]),
             "--break-glass",
             "ngất",
             "--json",

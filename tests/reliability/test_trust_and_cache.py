@@ -18,13 +18,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from benchmarks.bench_load import card_text
 from lookup.domain.model import LookupSource, LookupStatus, SignatureStatus
 from lookup.service.lookup_service import LookupService
 from lookup.service.results import LookupStep
 from lookup.trust.trust_list import TrustList
 from offline_cache import DB_NAME, CacheCorruptError, OfflineCache
 from sandbox.server.runner import RunningSandbox
+from sandbox.synthetic.cards import cccd_qr_text
 from sandbox.synthetic.facilities import jwks
 from tests.reliability.conftest import KioskFactory, consenting_people, run_cli, stored_kiosk_audits
 from tests.reliability.proxy import Fault, FaultPlan, FaultProxy
@@ -137,7 +137,9 @@ def test_a_corrupted_cache_file_is_named_and_lookups_still_work_online(
     sandbox: RunningSandbox, proxy: FaultProxy, tmp_path: Path
 ) -> None:
     person = consenting_people(11)[10]
-    code, first, _ = run_cli(tmp_path, proxy.base_url("/fhir"), sandbox.trust_list_path, "--qr-text", card_text(person))
+    code, first, _ = run_cli(
+        tmp_path, proxy.base_url("/fhir"), sandbox.trust_list_path, "--qr-text", cccd_qr_text(person)
+    )
     assert code == 0 and first["status"] == "found" and first["source"] == "network"
     cache_file = tmp_path / "cache" / DB_NAME
     assert cache_file.exists()
@@ -150,7 +152,7 @@ def test_a_corrupted_cache_file_is_named_and_lookups_still_work_online(
     assert str(cache_file) in str(info.value)
 
     code, again, stderr = run_cli(
-        tmp_path, proxy.base_url("/fhir"), sandbox.trust_list_path, "--qr-text", card_text(person)
+        tmp_path, proxy.base_url("/fhir"), sandbox.trust_list_path, "--qr-text", cccd_qr_text(person)
     )
     assert code == 0 and again["status"] == "found" and again["source"] == "network"
     assert str(cache_file) in stderr
@@ -161,7 +163,7 @@ def test_the_command_line_answers_from_the_cache_through_a_killed_and_a_hanging_
     sandbox: RunningSandbox, proxy: FaultProxy, tmp_path: Path
 ) -> None:
     person = consenting_people(12)[11]
-    args = ("--qr-text", card_text(person))
+    args = ("--qr-text", cccd_qr_text(person))
     code, first, _ = run_cli(tmp_path, proxy.base_url("/fhir"), sandbox.trust_list_path, *args)
     assert code == 0 and first["status"] == "found" and first["source"] == "network"
     assert {d["signature"] for d in first["summary"]["documents"]} == {"valid"}

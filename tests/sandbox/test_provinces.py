@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lookup.domain.provinces import OLD_PROVINCES, PROVINCES, current_province, fold, old_province
+from lookup.domain.provinces import OLD_PROVINCES, PROVINCES, current_province, old_province
+from lookup.domain.text import fold
 
 
 def test_counts_and_codes() -> None:

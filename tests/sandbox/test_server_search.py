@@ -7,12 +7,14 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from sandbox.server.fhir import BHYT_SYSTEM, CCCD_SYSTEM
+from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind
 from sandbox.server.runner import RunningSandbox
 from sandbox.synthetic.population import generate_people
 from tests.sandbox.conftest import POPULATION, SEED
 
 PEOPLE = list(generate_people(POPULATION, SEED))
+CCCD_SYSTEM = DEFAULT_TABLE.system(IdentifierKind.CCCD)
+BHYT_SYSTEM = DEFAULT_TABLE.system(IdentifierKind.BHYT)
 
 
 def _ids(bundle: dict[str, object]) -> list[str]:

@@ -11,12 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind
 from lookup.trust.trust_list import TrustList
 from sandbox.server.config import SandboxConfig
-from sandbox.server.fhir import CCCD_SYSTEM
 from sandbox.server.runner import start_sandbox
 from tests.sandbox.conftest import client_for
 
+CCCD_SYSTEM = DEFAULT_TABLE.system(IdentifierKind.CCCD)
 IMPORTED = [
     {
         "resourceType": "Patient",

@@ -9,8 +9,8 @@ from pyzbar import pyzbar
 
 from scanners.decoders import DecoderChain, ZbarDecoder, ZxingDecoder
 from scanners.sources import SourceError, load_image
+from testkit.frames import camera_frame, noisy_background, qr_image
 from tests.scanners.conftest import Tally, all_images, labelled_images, tally
-from tests.scanners.frames import camera_frame, noisy_background, qr_image
 
 QR_FOLDERS = [f"qrcode-{i}" for i in range(1, 7)]
 

@@ -10,15 +10,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lookup.domain.model import ScanResult, SignatureStatus
+from lookup.domain.model import ScanReading, ScanResult, SignatureStatus
 from lookup.trust.trust_list import TrustList
-from scanners.payloads import Payload, PayloadError, ShcChunks, interpret, parse_payload
+from scanners.payloads import PayloadError, ShcChunks, interpret, parse_payload
 from scanners.payloads.bhyt import parse_bhyt
 from scanners.payloads.cccd import parse_cccd
 from scanners.payloads.common import clean_text
 from scanners.payloads.numbers import parse_number
 from scanners.payloads.shc import numeric_to_jws, parse_shc, verify_jws
-from scanners.payloads.shl import parse_shl, read_shl
+from scanners.payloads.shl import parse_shl
 from scanners.wedge import interpret_wedge
 from tests.scanners.conftest import FHIR
 
@@ -81,7 +81,7 @@ def _only_payload_errors(parse: Callable[[str], Any], text: str) -> None:
         assert str(exc)
         assert len(text) < 12 or text not in str(exc)
         return
-    assert isinstance(result, Payload | str | type(None))
+    assert isinstance(result, ScanReading | str | type(None))
 
 
 PARSERS: dict[str, Callable[[str], Any]] = {
@@ -93,7 +93,6 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "jws": lambda t: verify_jws(t, TRUST),
     "numeric": numeric_to_jws,
     "shl": parse_shl,
-    "shl-link": lambda t: read_shl(t) and None,
     "any": lambda t: parse_payload(t, trust=TRUST, chunks=ShcChunks()),
 }
 

@@ -10,8 +10,8 @@ import cv2
 import pytest
 
 from kiosk.cli import main
+from testkit.frames import qr_image
 from tests.scanners.conftest import BLACKBOX, FHIR, SHC_ISSUER
-from tests.scanners.frames import qr_image
 from tests.scanners.test_payloads import BHYT_NEW, CARD_2024
 
 

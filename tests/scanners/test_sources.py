@@ -13,7 +13,7 @@ import pytest
 
 from scanners.decoders import Decoded, DecoderChain, ZxingDecoder
 from scanners.sources import CameraScanner, PresentationFilter, SourceError, load_image, scan_path
-from tests.scanners.frames import camera_frame, noisy_background, qr_image
+from testkit.frames import camera_frame, noisy_background, qr_image
 
 
 def test_load_image_reads_webp_and_unicode_paths(tmp_path: Path) -> None:

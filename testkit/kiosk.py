@@ -21,19 +21,13 @@ from textual.keys import _character_to_key
 from textual.pilot import Pilot
 
 from kiosk.settings import Mode, Settings, load_settings
-from lookup.domain.model import Sex
 from sandbox.server.config import SandboxConfig
 from sandbox.server.runner import RunningSandbox, start_sandbox
+from sandbox.synthetic.cards import cccd_qr_text
 from sandbox.synthetic.clinical import has_consent, has_documents
 from sandbox.synthetic.population import SyntheticPerson, generate_people
 
 SEED = 20260314
-
-
-def cccd_qr_text(person: SyntheticPerson) -> str:
-    """The QR text a chip ID card of this synthetic person would carry (issue date fixed)."""
-    sex = "Nam" if person.sex is Sex.MALE else "Nữ"
-    return f"{person.cccd}||{person.full_name}|{person.birth_date:%d%m%Y}|{sex}|{person.address}|01072024"
 
 
 def people(population: int, seed: int = SEED) -> list[SyntheticPerson]:

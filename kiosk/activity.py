@@ -1,4 +1,4 @@
-"""Lookups per hour for the admin screen: timestamps only, never who was looked up."""
+"""Lookups per hour for the admin screen (timestamps only, never who was looked up), and the clock screens read."""
 
 from __future__ import annotations
 

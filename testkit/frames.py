@@ -1,4 +1,4 @@
-"""Synthetic images for the scanner tests and benchmark: QR codes, and 1080p camera frames with noise."""
+"""Synthetic images for the scanner tests and benchmark: codes as clean images, and noisy 1080p camera frames."""
 
 from __future__ import annotations
 
