@@ -37,7 +37,7 @@ class OutboxState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
-    """A claimed message, with its payload, for the sender (`lookup.cache_protocol.OutboxEntry`, structurally)."""
+    """A claimed message with its payload, for the sender (structurally `lookup.service.cache_protocol.OutboxEntry`)."""
 
     id: int
     kind: str
@@ -85,7 +85,7 @@ def _when(timestamp: float | None) -> dt.datetime | None:
 
 
 class MessageOutbox:
-    """The outbox in the cache database (`lookup.cache_protocol.Outbox`, structurally)."""
+    """The outbox in the cache database (`lookup.service.cache_protocol.Outbox`, structurally)."""
 
     def __init__(self, db: Backend, sealer: Sealing, blinder: Blinding, policy: RetryPolicy | None = None) -> None:
         self._db = db

@@ -65,7 +65,7 @@ def _when(timestamp: float) -> dt.datetime:
 
 
 class RecordStore:
-    """The encrypted record store (`lookup.cache_protocol.RecordCache`, structurally)."""
+    """The encrypted record store (`lookup.service.cache_protocol.RecordCache`, structurally)."""
 
     def __init__(
         self,

@@ -21,6 +21,9 @@ FHIR_ID_PATTERN: Final = r"^[A-Za-z0-9\-.]{1,64}$"
 and FastAPI path validation take."""
 FHIR_ID: Final = re.compile(FHIR_ID_PATTERN)
 """The same, compiled; use `fullmatch` so a trailing newline is refused as the server's path check refuses it."""
+PHONE_PATTERN: Final = r"^\+?[0-9 .-]{6,20}$"
+"""A phone number as a person writes it; `lookup.domain.text.phone_digits` reads the number out of it."""
+PHONE: Final = re.compile(PHONE_PATTERN)
 
 
 class DomainModel(BaseModel):
@@ -115,7 +118,7 @@ class Demographics(DomainModel):
     sex: Sex | None = None
     address: str | None = None
     province: str | None = None
-    phone: Annotated[str | None, Field(pattern=r"^\+?[0-9 .-]{6,20}$")] = None
+    phone: Annotated[str | None, Field(pattern=PHONE_PATTERN)] = None
 
     @model_validator(mode="after")
     def _birth_fields_agree(self) -> Demographics:

@@ -8,18 +8,16 @@ dropped).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
 from lookup.domain.identifiers import IdentifierSystems
-from lookup.domain.model import FHIR_ID, Demographics, Identifier, PatientRecord, Sex
+from lookup.domain.model import FHIR_ID, PHONE, Demographics, Identifier, PatientRecord, Sex
 from lookup.domain.text import split_full_name
 from lookup.fhir.primitives import items, parse_date
 
-_PHONE = re.compile(r"^\+?[0-9 .-]{6,20}$")
 Json = dict[str, Any]
 
 
@@ -90,7 +88,7 @@ def demographics_of(patient: Mapping[str, Any]) -> Demographics:
     for telecom in items(patient.get("telecom")):
         if isinstance(telecom, Mapping) and telecom.get("system") == "phone":
             value = telecom.get("value")
-            if isinstance(value, str) and _PHONE.match(value):
+            if isinstance(value, str) and PHONE.match(value):
                 fields["phone"] = value
                 break
     try:

@@ -15,6 +15,13 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+TREATMENT = "ETREAT"
+"""Purpose of use for normal emergency care."""
+BREAK_GLASS = "BTG"
+"""Purpose of use when staff break the glass for a patient who has not consented."""
+PURPOSE_HEADER = "X-Purpose-Of-Use"
+REASON_HEADER = "X-Break-Glass-Reason"
+"""The break-glass reason, URL-encoded, sent with `BREAK_GLASS`."""
 AUDIT_EVENT_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/audit-event-type"
 RESTFUL_INTERACTION_SYSTEM = "http://hl7.org/fhir/restful-interaction"
 DICOM_SYSTEM = "http://dicom.nema.org/resources/ontology/DCM"
@@ -67,7 +74,7 @@ def audit_event(
     event_id = event_id or str(uuid.uuid4())
     recorded = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="milliseconds")
     code, display = _SUBTYPE[action]
-    purpose = "BTG" if break_glass else "ETREAT"
+    purpose = BREAK_GLASS if break_glass else TREATMENT
     agent: dict[str, Any] = {
         "type": {
             "coding": [

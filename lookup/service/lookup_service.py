@@ -34,7 +34,7 @@ from lookup.fhir.documents import summarize
 from lookup.fhir.patient import patient_record
 from lookup.health_links import retrieval as shl
 from lookup.health_links.link import ShlError, parse_link
-from lookup.service.audit import Action
+from lookup.service.audit import BREAK_GLASS, PURPOSE_HEADER, REASON_HEADER, TREATMENT, Action
 from lookup.service.cache_protocol import Outbox, RecordCache
 from lookup.service.fetch import Fetcher, candidates_from_match
 from lookup.service.from_cache import answer_from_cache
@@ -282,10 +282,10 @@ class LookupService:
             self.store.save(CachedPatient(patient=patient))
             self.writer.audit(action, "success", patient.id)
             return LookupOutcome(status=LookupStatus.FOUND, patient=patient)
-        headers = {"X-Purpose-Of-Use": "BTG" if glass else "ETREAT"}
+        headers = {PURPOSE_HEADER: BREAK_GLASS if glass else TREATMENT}
         if reason is not None:
             # Header values are ASCII; the reason is sent percent-encoded UTF-8 so Vietnamese text survives.
-            headers["X-Break-Glass-Reason"] = quote(reason, safe=" ,.;:-_()/")
+            headers[REASON_HEADER] = quote(reason, safe=" ,.;:-_()/")
         rep.start("summary", "break-glass" if glass else "")
         try:
             fetched = await self.fetch.summary(patient_id, headers)

@@ -13,6 +13,7 @@ from lookup.domain.model import FHIR_ID_PATTERN, MatchGrade
 from lookup.domain.provinces import current_province
 from lookup.domain.text import fold, phone_digits
 from lookup.fhir.patient import demographics_of
+from lookup.service.audit import BREAK_GLASS, PURPOSE_HEADER, REASON_HEADER, TREATMENT
 from sandbox.server.auth import Grant, Scope
 from sandbox.server.fhir import local_id, searchset
 from sandbox.server.http import DEFAULT_COUNT, MAX_COUNT, FhirProblem, FhirResponse, authorized, base_url, page_links
@@ -220,18 +221,18 @@ def match_patients(
 
 def release_purpose(request: Request, patient: StoredPatient, purpose: str | None, reason: str | None) -> str:
     """The purpose the release is audited under; raises 403 `consent-required` without consent or break-glass."""
-    chosen = (purpose or "ETREAT").strip().upper()
-    if chosen not in {"ETREAT", "BTG", "TREAT"}:
-        raise FhirProblem(400, "invalid", "X-Purpose-Of-Use must be ETREAT, TREAT or BTG")
-    if chosen == "BTG" and not (reason and unquote(reason).strip()):
-        raise FhirProblem(400, "required", "break-glass needs an X-Break-Glass-Reason")
-    if not patient.consent and chosen != "BTG":
+    chosen = (purpose or TREATMENT).strip().upper()
+    if chosen not in {TREATMENT, BREAK_GLASS, "TREAT"}:
+        raise FhirProblem(400, "invalid", f"{PURPOSE_HEADER} must be ETREAT, TREAT or BTG")
+    if chosen == BREAK_GLASS and not (reason and unquote(reason).strip()):
+        raise FhirProblem(400, "required", f"break-glass needs an {REASON_HEADER}")
+    if not patient.consent and chosen != BREAK_GLASS:
         raise FhirProblem(403, "forbidden", "consent-required: the patient has not consented to sharing")
     return chosen
 
 
-Purpose = Annotated[str | None, Header(alias="X-Purpose-Of-Use", max_length=10)]
-Reason = Annotated[str | None, Header(alias="X-Break-Glass-Reason", max_length=500)]
+Purpose = Annotated[str | None, Header(alias=PURPOSE_HEADER, max_length=10)]
+Reason = Annotated[str | None, Header(alias=REASON_HEADER, max_length=500)]
 
 
 @router.get("/Patient/{patient_id}/$summary", response_class=FhirResponse, summary="Patient and signed documents")

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from lookup.fhir.documents import LOINC
-from lookup.service.audit import AUDIT_EVENT_TYPE_SYSTEM, PURPOSE_SYSTEM, RESTFUL_INTERACTION_SYSTEM
+from lookup.service.audit import AUDIT_EVENT_TYPE_SYSTEM, BREAK_GLASS, PURPOSE_SYSTEM, RESTFUL_INTERACTION_SYSTEM
 from lookup.trust.signatures import sign_document
 from sandbox.server.auth import Authority
 from sandbox.server.config import SandboxConfig
@@ -128,7 +128,7 @@ class SandboxState:
             "source": {"observer": {"display": "kiosk sandbox coordination server"}},
             "entity": [{"what": {"reference": f"Patient/{patient_id}"}}],
         }
-        if purpose == "BTG":
+        if purpose == BREAK_GLASS:
             event["entity"][0]["detail"] = [{"type": "break-glass-reason", "valueString": reason or ""}]
         self.store.put_audit(event_id, patient_id, recorded, orjson.dumps(event))
         return event_id
