@@ -29,7 +29,7 @@ from scanners.sources import SourceError, load_image
 from testkit.frames import camera_frame, noisy_background, qr_image
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared" / "samples"
+SAMPLES = ROOT / "tests" / "data" / "samples"
 BLACKBOX = SAMPLES / "qr" / "zxing-cpp"
 FHIR = SAMPLES / "fhir"
 ISSUER = "https://spec.smarthealth.cards/examples/issuer"

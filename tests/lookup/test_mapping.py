@@ -13,7 +13,7 @@ from lookup.fhir.capabilities import parse_capability_statement
 from lookup.fhir.documents import split_summary, summarize
 from lookup.fhir.patient import demographics_of, patient_record, patient_resource
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "fhir"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples" / "fhir"
 
 
 def ips() -> dict[str, Any]:

@@ -22,7 +22,7 @@ from lookup.trust.trust_list import TrustList
 from scanners.payloads import interpret
 from tests.lookup.fhirserver import Receive, Scope, Send, _send_raw, free_port, serve
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "fhir"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples" / "fhir"
 DETAILS = json.loads((SAMPLES / "IPS_IG-bundle-01-shl-details.json").read_text(encoding="utf-8"))
 KEY: str = DETAILS["shlinkJsonPayload"]["key"]
 ENCRYPTED = (SAMPLES / "IPS_IG-bundle-01-enc.txt").read_bytes()

@@ -15,7 +15,7 @@ from scanners.decoders import DecoderChain, ZbarDecoder, ZxingDecoder
 from scanners.sources import SourceError, load_image
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO.parent / "shared" / "samples"
+SAMPLES = REPO / "tests" / "data" / "samples"
 BLACKBOX = SAMPLES / "qr" / "zxing-cpp"
 FHIR = SAMPLES / "fhir"
 SHC_ISSUER = "https://spec.smarthealth.cards/examples/issuer"
