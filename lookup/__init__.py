@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from lookup.service.lookup_service import LookupService
     from lookup.service.results import CheckInResult, LookupStep, PrefetchResult, Progress, ServiceStatus
     from lookup.transport.config import ServerConfig
-    from lookup.trust.trust_list import TrustList, TrustListError
+    from lookup.trust.trust_list import TrustList, TrustListError, read_jwks
 
 _MODULE_OF: dict[str, str] = {
     **dict.fromkeys(("DEFAULT_TABLE", "IdentifierKind", "IdentifierSystems"), "lookup.domain.identifiers"),
@@ -86,7 +86,7 @@ _MODULE_OF: dict[str, str] = {
         ("CheckInResult", "LookupStep", "PrefetchResult", "Progress", "ServiceStatus"), "lookup.service.results"
     ),
     "ServerConfig": "lookup.transport.config",
-    **dict.fromkeys(("TrustList", "TrustListError"), "lookup.trust.trust_list"),
+    **dict.fromkeys(("TrustList", "TrustListError", "read_jwks"), "lookup.trust.trust_list"),
 }
 
 __all__ = [
@@ -126,6 +126,7 @@ __all__ = [
     "SummaryItem",
     "TrustList",
     "TrustListError",
+    "read_jwks",
 ]
 
 

@@ -8,15 +8,12 @@ file and what is wrong with it, never a traceback.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kiosk.output import CommandError
-
-if TYPE_CHECKING:
-    from lookup import TrustList
+from lookup import TrustList, TrustListError, read_jwks
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,21 +29,12 @@ class TrustFile:
         if path is None:
             return cls(None, {"keys": []})
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CommandError(f"{path}: the trust list file does not exist") from None
-        except OSError as exc:
-            raise CommandError(f"{path}: cannot read the trust list ({exc.strerror})") from None
-        except ValueError as exc:
-            raise CommandError(f"{path}: the trust list is not valid JSON ({exc})") from None
-        if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
-            raise CommandError(f"{path}: the trust list is not a JWKS (no `keys` list)")
-        return cls(path, data)
+            return cls(path, read_jwks(path))
+        except TrustListError as exc:
+            raise CommandError(str(exc)) from None
 
     def trust_list(self) -> TrustList:
         """The pinned keys; a key the kiosk cannot trust (not EC P-256, private, without `kid`) is a `CommandError`."""
-        from lookup import TrustList, TrustListError
-
         if self.path is None:
             return TrustList.empty()
         try:

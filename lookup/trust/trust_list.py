@@ -16,10 +16,10 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey
+if TYPE_CHECKING:
+    from joserfc.jwk import ECKey
 
 
 class TrustListError(Exception):
@@ -71,19 +71,7 @@ class TrustList:
 
     @classmethod
     def load(cls, path: Path) -> TrustList:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise TrustListError(f"{path}: the trust list file does not exist") from None
-        except OSError as exc:
-            raise TrustListError(f"{path}: cannot read the trust list ({exc.strerror})") from None
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise TrustListError(f"{path}: not valid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise TrustListError(f"{path}: not a JWKS object")
-        return cls.from_jwks(data, str(path))
+        return cls.from_jwks(read_jwks(path), str(path))
 
     def key(self, kid: str) -> TrustedKey | None:
         return self._by_kid.get(kid)
@@ -102,7 +90,29 @@ class TrustList:
         return iter(self._by_kid.values())
 
 
+def read_jwks(path: Path) -> dict[str, Any]:
+    """The JWKS in a trust-list file, checked for shape only (JSON, a `keys` list); `TrustList.from_jwks` imports the
+    keys. Two steps, because importing keys loads JOSE: a kiosk refuses a missing or broken file before its first
+    screen, and imports the keys after it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TrustListError(f"{path}: the trust list file does not exist") from None
+    except OSError as exc:
+        raise TrustListError(f"{path}: cannot read the trust list ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise TrustListError(f"{path}: the trust list is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        raise TrustListError(f"{path}: the trust list is not a JWKS (no `keys` list)")
+    return data
+
+
 def _trusted_key(raw: Mapping[str, Any], where: str) -> TrustedKey:
+    from joserfc.errors import JoseError
+    from joserfc.jwk import ECKey
+
     if raw.get("kty") != "EC" or raw.get("crv") != "P-256":
         raise TrustListError(f"{where}: only EC P-256 (ES256) keys are accepted")
     if "d" in raw:
