@@ -162,8 +162,6 @@ def _serve(argv: list[str] | None = None) -> int:
         db_path=args.db, population=args.population, seed=args.seed, document_share=SHARE, demo_clients=True
     )
     with start_sandbox(config, trust_list_path=args.trust) as sandbox:
-        if sandbox.state.matching is not None:
-            sandbox.state.matching.wait_ready(timeout=900)
         sys.stdout.write(json.dumps({"base_url": sandbox.base_url}) + "\n")
         sys.stdout.flush()
         sys.stdin.read()  # until the parent closes the pipe

@@ -95,6 +95,8 @@ class KioskApp(App[None]):
         self._camera: CameraHandle | None = None
         self._keep_candidates = False
         self._consent_patient: str | None = None
+        self._glass_attempt: str | None = None
+        """The patient a break-glass request was last sent for: a consent answer to it means the reason was refused."""
         self.faults: list[str] = []
         """Type names of unexpected faults the app recovered from (shown as a notice, never as a traceback)."""
         self._delivering = False
@@ -323,6 +325,7 @@ class KioskApp(App[None]):
     def _break_glass(self, message: BreakGlassRequested) -> None:
         self._keep_candidates = True
         patient, reason = message.patient_id, message.reason
+        self._glass_attempt = patient
         self._start_lookup(
             "break-glass", lambda progress: self.services.lookup.get().break_glass(patient, reason, progress=progress)
         )
@@ -367,11 +370,14 @@ class KioskApp(App[None]):
         self.activity.record()
         self._deliver_outbox()
         step = next_step(self.context, message.outcome, self.services.lookup.get())
+        attempted, self._glass_attempt = self._glass_attempt, None
         if isinstance(step, ShowScreen):
             self._show(step.screen)
         elif isinstance(step, AskBreakGlass):
             self._consent_patient = step.patient_id
-            self.push_screen(BreakGlassDialog(self.t), self._break_glass_reason)
+            # Asked again after a break-glass attempt: the server refused the reason, and says why.
+            refusal = message.outcome.message if attempted == step.patient_id else None
+            self.push_screen(BreakGlassDialog(self.t, refusal=refusal), self._break_glass_reason)
         else:
             self._notice(step.title_key, step.body_key, detail=step.detail)
 

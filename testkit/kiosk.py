@@ -52,10 +52,6 @@ def sandbox(population: int, seed: int = SEED, **switches: bool) -> Iterator[Run
             db_path=Path(folder) / "sandbox.db", demo_clients=True, population=population, seed=seed, **switches
         )
         with start_sandbox(config) as running:
-            # The sandbox builds its matching engine in a background thread; measure and test once it is built,
-            # not while it competes for the same two cores.
-            if running.state.matching is not None:
-                running.state.matching.wait_ready(timeout=120)
             yield running
 
 

@@ -6,23 +6,38 @@ import argparse
 import socket
 import sqlite3
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk.commands.extras import require_sandbox_extra
 from kiosk.output import CommandError, emit
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sandbox", help="run the sandbox FHIR coordination server (synthetic population)")
     p.add_argument("--port", type=int, default=8700, help="TCP port (default 8700)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--db", type=Path, required=True, help="SQLite database file (created when missing)")
+    p.add_argument(
+        "--db",
+        type=Path,
+        required=True,
+        help="sandbox database file (created when missing; the facility signing keys are kept beside it)",
+    )
     p.add_argument("--synthetic", type=int, metavar="N", help="generate N synthetic people (once per database)")
     p.add_argument("--seed", type=int, default=1, help="seed of the synthetic population (default 1)")
     p.add_argument("--import", dest="import_path", type=Path, metavar="PATIENTS.ndjson", help="load FHIR Patients")
-    p.add_argument("--demo-clients", action="store_true", help="register demo-er, demo-reception, demo-lobby")
-    p.add_argument("--trust-list-out", type=Path, metavar="PATH", help="write the facilities' JWKS (public keys)")
+    p.add_argument("--demo-clients", action="store_true", help="register the demo clients and staff")
+    p.add_argument(
+        "--trust-list-out",
+        type=Path,
+        metavar="PATH",
+        help="write this server's facility public keys (JWKS); replaces only an earlier trust list",
+    )
     p.add_argument("--no-match", action="store_true", help="do not offer Patient/$match")
     p.add_argument("--no-summary", action="store_true", help="do not offer Patient/$summary")
     p.add_argument("--json", action="store_true", help="print the start-up facts as one JSON object")
@@ -33,13 +48,28 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sandbox.server.app import create_app
-    from sandbox.server.auth import DEMO_CLIENTS
+    from sandbox.server.auth import DEMO_CLIENTS, DEMO_STAFF
     from sandbox.server.config import SandboxConfig
+    from sandbox.server.facility_keys import (
+        FacilityKeysError,
+        NotATrustListError,
+        check_trust_list_target,
+        write_trust_list,
+    )
     from sandbox.server.loader import PatientImportError
-    from sandbox.server.runner import write_trust_list
+    from sandbox.server.storage import NotASandboxDatabaseError, check_sandbox_database
 
     if args.import_path is not None and not args.import_path.is_file():
         raise CommandError(f"{args.import_path}: the import file does not exist")
+    # Wrong paths fail before the port is taken and before the (possibly long) database preparation.
+    try:
+        check_sandbox_database(args.db)
+        if args.trust_list_out is not None:
+            check_trust_list_target(args.trust_list_out)
+    except NotASandboxDatabaseError as exc:
+        raise CommandError(f"--db {exc}") from None
+    except NotATrustListError as exc:
+        raise CommandError(f"--trust-list-out {exc}") from None
     _check_port(args.host, args.port)
     config = SandboxConfig(
         db_path=args.db,
@@ -55,35 +85,74 @@ def run(args: argparse.Namespace) -> int:
         app = create_app(config)
     except PatientImportError as exc:
         raise CommandError(f"import failed: {exc}") from None
+    except NotASandboxDatabaseError as exc:
+        raise CommandError(f"--db {exc}") from None
+    except FacilityKeysError as exc:
+        raise CommandError(f"cannot use the facility signing keys: {exc}") from None
     except (ValueError, sqlite3.Error, OSError) as exc:
         raise CommandError(f"cannot prepare the sandbox database: {exc}") from None
-    ready_s = time.perf_counter() - started
     if args.trust_list_out is not None:
-        write_trust_list(args.trust_list_out, args.seed)
-    base = f"http://{args.host}:{args.port}{config.base_path}"
+        try:
+            write_trust_list(args.trust_list_out, app.state.sandbox.keys)
+        except NotATrustListError as exc:
+            raise CommandError(f"--trust-list-out {exc}") from None
+        except OSError as exc:
+            raise CommandError(f"--trust-list-out {args.trust_list_out}: cannot write ({exc.strerror})") from None
     patients = app.state.sandbox.store.count_patients()
-    if args.json:
-        emit(
-            {
-                "base_url": base,
-                "patients": patients,
-                "ready_s": round(ready_s, 3),
-                "trust_list": str(args.trust_list_out) if args.trust_list_out else None,
-                "demo_clients": sorted(DEMO_CLIENTS) if args.demo_clients else [],
-                "notice": "demo clients are for demos and tests only" if args.demo_clients else None,
-            }
-        )
-    else:
+    matching = app.state.sandbox.matching
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False))
+
+    def announce() -> None:
+        # The ready line only once every operation runs at full quality; until then the server answers 503.
+        while not server.started:
+            time.sleep(0.02)
+        if matching is not None:
+            matching.wait_ready()
+        ready_s = time.perf_counter() - started
+        base = f"http://{args.host}:{_listening_port(server, args.port)}{config.base_path}"
+        match = "off" if matching is None else "engine" if matching.engine_ready else "failed"
+        if args.json:
+            emit(
+                {
+                    "base_url": base,
+                    "patients": patients,
+                    "ready_s": round(ready_s, 3),
+                    "match": match,
+                    "match_index": matching.prepared_by if matching is not None else None,
+                    "trust_list": str(args.trust_list_out) if args.trust_list_out else None,
+                    "demo_clients": sorted(DEMO_CLIENTS) if args.demo_clients else [],
+                    "notice": "demo clients are for demos and tests only" if args.demo_clients else None,
+                }
+            )
+            return
         lines = [f"sandbox FHIR server at {base} ({patients} patients, ready in {ready_s:.1f} s)"]
+        if match == "failed":
+            lines.append("WARNING: the matching engine could not be built (see the log); $match is not offered")
         if args.trust_list_out is not None:
             lines.append(f"facility trust list written to {args.trust_list_out}")
         if args.demo_clients:
             lines.append("DEMO CLIENTS ARE FOR DEMOS AND TESTS ONLY; never enable them with real data:")
             lines.extend(f"  client_id={name} client_secret={name}" for name in DEMO_CLIENTS)
+            staff = ", ".join(member.staff_id for member in DEMO_STAFF)
+            lines.append(f"  demo staff (staff_id; their PINs are in sandbox/server/auth.py): {staff}")
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+
+    if matching is not None and not args.json:
+        sys.stderr.write("kiosk sandbox: preparing the matching index (FHIR routes answer 503 until it is ready)\n")
+    threading.Thread(target=announce, name="kiosk-sandbox-ready", daemon=True).start()
+    server.run()
+    if not server.started:
+        raise CommandError(f"cannot listen on {args.host}:{args.port}")
     return 0
+
+
+def _listening_port(server: uvicorn.Server, asked: int) -> int:
+    """The port the server listens on (the one the system chose when asked for 0)."""
+    for listener in server.servers:
+        for sock in listener.sockets:
+            return int(sock.getsockname()[1])
+    return asked
 
 
 def _check_port(host: str, port: int) -> None:

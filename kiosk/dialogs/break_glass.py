@@ -22,10 +22,12 @@ class BreakGlassDialog(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [("escape", "cancel", "cancel")]
 
-    def __init__(self, t: Translator, *, allowed: bool = True) -> None:
+    def __init__(self, t: Translator, *, allowed: bool = True, refusal: str | None = None) -> None:
         super().__init__(classes="dialog")
         self._t = t
         self._allowed = allowed
+        self._refusal = refusal
+        """The server's words when it refused the reason given before."""
 
     def compose(self) -> ComposeResult:
         t = self._t
@@ -35,7 +37,8 @@ class BreakGlassDialog(ModalScreen[str | None]):
             if self._allowed:
                 yield Static(t("breakglass.explain"), classes="explain")
                 yield Input(placeholder=t("breakglass.placeholder"), id="reason")
-                yield Static("", id="reason-error", classes="notice")
+                refused = t("breakglass.refused", reason=self._refusal) if self._refusal else ""
+                yield Static(refused, id="reason-error", classes="notice")
             with Horizontal(classes="actions"):
                 if self._allowed:
                     yield Button(t("breakglass.confirm"), id="confirm", variant="error", disabled=True)

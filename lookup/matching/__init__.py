@@ -2,16 +2,19 @@
 
 `MatchEngine` indexes people and searches them; `rank` re-ranks the few records a plain FHIR search returned;
 `blocking_keys` gives short normalised keys an offline store can index blindly; `tone_key` is the accent-keeping
-name key. Callers that compare text themselves use the shared fold and phone rules of `lookup.domain.text`.
+name key. `MatchEngine.save` / `MatchEngine.load` keep an index on disk (`stored`; `StoredIndexError` when a stored
+one cannot be used). Callers that compare text themselves use the shared fold and phone rules of `lookup.domain.text`.
 """
 
 from lookup.matching.blocking import blocking_keys, query_blocking_keys
 from lookup.matching.engine import MatchEngine, ScoredMatch, rank
 from lookup.matching.normalise import tone_key
+from lookup.matching.stored import StoredIndexError
 
 __all__ = [
     "MatchEngine",
     "ScoredMatch",
+    "StoredIndexError",
     "blocking_keys",
     "query_blocking_keys",
     "rank",

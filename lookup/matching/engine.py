@@ -9,22 +9,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from lookup.domain.model import Demographics, FieldAgreement, MatchGrade
+from lookup.matching import stored
 from lookup.matching.explain import agreements
 from lookup.matching.fields import Fields, fields_of
 from lookup.matching.grading import grades, relative_bits, shared_scores
-from lookup.matching.index import Frozen, Growing, People, freeze
+from lookup.matching.index import Frozen, Growing, People, freeze, indexed
 from lookup.matching.prepare import Vocabularies, name_accented, prepare_query, spelling
 from lookup.matching.retrieval import candidates
 from lookup.matching.scoring import PreparedQuery, Scorer, all_levels, score
-from lookup.matching.vocab import Vocabulary
+from lookup.matching.vocab import PROVINCE_LIMIT, Vocabulary
 from lookup.matching.weights import BirthLevel, NameLevel, WeightTable, load_weights
-
-_PROVINCE_LIMIT = 32_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ class MatchEngine:
         c.sex.append(fields.sex)
         province = 0
         if fields.province:
-            province = v.provinces.setdefault(fields.province, min(len(v.provinces) + 1, _PROVINCE_LIMIT))
+            province = v.provinces.setdefault(fields.province, min(len(v.provinces) + 1, PROVINCE_LIMIT))
         c.province.append(province)
         c.phone.append(fields.phone)
         c.address.append(fields.address)
@@ -104,19 +104,55 @@ class MatchEngine:
         if snapshot is not None:
             return snapshot
         with self._lock:
-            if self._snapshot is None:
-                size = len(self._columns)
-                counts = {
-                    "given": np.array(self._vocabs.given.counts, dtype=np.int64),
-                    "family": np.array(self._vocabs.family.counts, dtype=np.int64),
-                    "middle": np.array(self._vocabs.middle.counts, dtype=np.int64),
-                }
-                if not self._term_frequencies:
-                    counts = {name: np.zeros_like(value) for name, value in counts.items()}
-                scorer = Scorer(self.weights, counts, size if self._term_frequencies else 0)
-                self._frozen = freeze(self._columns, self._frozen)
-                self._snapshot = _Snapshot(frozen=self._frozen, scorer=scorer, size=size)
-            return self._snapshot
+            return self._refreshed()
+
+    def _refreshed(self) -> _Snapshot:
+        """The snapshot of everyone added so far, frozen now if need be (the caller holds the lock)."""
+        if self._snapshot is None:
+            size = len(self._columns)
+            scorer = self._scorer(size)
+            self._frozen = freeze(self._columns, self._frozen)
+            self._snapshot = _Snapshot(frozen=self._frozen, scorer=scorer, size=size)
+        return self._snapshot
+
+    def _scorer(self, size: int) -> Scorer:
+        counts = {
+            "given": np.array(self._vocabs.given.counts, dtype=np.int64),
+            "family": np.array(self._vocabs.family.counts, dtype=np.int64),
+            "middle": np.array(self._vocabs.middle.counts, dtype=np.int64),
+        }
+        if not self._term_frequencies:
+            counts = {name: np.zeros_like(value) for name, value in counts.items()}
+        return Scorer(self.weights, counts, size if self._term_frequencies else 0)
+
+    def save(self, path: Path, *, fingerprint: str) -> None:
+        """Store the index at `path` (one file, replaced atomically) for `load`; `fingerprint` names the data it was
+        made from, so that a later `load` for other data refuses it."""
+        with self._lock:
+            snapshot = self._refreshed()
+            parts = stored.IndexParts(
+                columns=snapshot.frozen.columns(),
+                keys=bytes(self._columns.key_blob),
+                key_ends=np.array(self._columns.key_ends, dtype=np.int32),  # a copy: the array stays growable
+                vocabularies=self._vocabs,
+            )
+            # Under the lock: nobody adds while the vocabularies and keys are written out.
+            stored.write(path, parts, fingerprint)
+
+    @classmethod
+    def load(
+        cls, path: Path, *, fingerprint: str, weights: WeightTable | None = None, term_frequencies: bool = True
+    ) -> MatchEngine:
+        """The engine `save` stored at `path`, searching exactly as the saved one did; `StoredIndexError` when the
+        file is missing, damaged, or was made by another engine version or from data with another fingerprint."""
+        parts = stored.read(path, fingerprint)
+        engine = cls(weights=weights, term_frequencies=term_frequencies)
+        engine._vocabs = parts.vocabularies
+        engine._columns.key_blob = bytearray(parts.keys)
+        engine._columns.key_ends.frombytes(parts.key_ends.tobytes())
+        engine._frozen = indexed(parts.columns)
+        engine._snapshot = _Snapshot(frozen=engine._frozen, scorer=engine._scorer(parts.size), size=parts.size)
+        return engine
 
     @property
     def nbytes(self) -> int:

@@ -173,14 +173,25 @@ class Frozen:
             total += sum(block.nbytes for block in part) if isinstance(part, tuple) else int(part.nbytes)
         return total
 
+    def columns(self) -> dict[str, npt.NDArray[Any]]:
+        """What is kept of each person (`COLUMNS`), without the blocking indexes built from it."""
+        return {name: getattr(self, name) for name in COLUMNS}
+
 
 COLUMNS = tuple(f.name for f in fields(Frozen) if not f.name.startswith("by_"))
 """What is kept of each person; the rest of a snapshot are the blocking indexes built from these."""
+COLUMN_TYPES: dict[str, np.dtype[Any]] = {name: np.dtype(getattr(Growing(), name).typecode) for name in COLUMNS}
+"""The numpy dtype of each column, as `Growing` appends it and `Frozen` keeps it."""
 
 
 def freeze(columns: Growing, previous: Frozen | None = None) -> Frozen:
     """The searchable snapshot: `previous` snapshot's rows followed by the rows added since."""
-    c = columns.take_columns(previous)
+    return indexed(columns.take_columns(previous))
+
+
+def indexed(c: dict[str, npt.NDArray[Any]]) -> Frozen:
+    """The snapshot of whole columns (one array per name in `COLUMNS`, in its `COLUMN_TYPES` dtype): the columns
+    and the blocking indexes sorted from them."""
     month, day, phone, address = c["month"], c["day"], c["phone"], c["address"]
     years = c["year"].astype(np.int64)
     slots = np.where(years > 0, np.clip(years - _YEAR_BASE, 1, 511), 0)

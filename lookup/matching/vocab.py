@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
+from collections.abc import Sequence
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -19,6 +20,8 @@ MISSING = 0
 """The id of an absent name."""
 VARIANT_OVERFLOW = 255
 """The variant number of a spelling beyond the 254 a name can remember (compared as `accents differ`)."""
+PROVINCE_LIMIT = 32_000
+"""Province ids stop here (they live in a 16-bit column); beyond it, provinces share the last id."""
 
 
 def typo_budget(folded: str) -> int:
@@ -64,6 +67,36 @@ class Vocabulary:
             known.append(tone)
             self._variants[(name_id, tone)] = variant
         return variant
+
+    def spellings(self) -> list[list[str]]:
+        """The accent variant keys of each name id, in id and variant order: with `names` and `counts`, all that
+        `restore` needs to make the same vocabulary again."""
+        return [list(self.variant_keys.get(name_id, ())) for name_id in range(len(self.names))]
+
+    @classmethod
+    def restore(cls, names: Sequence[str], counts: Sequence[int], spellings: Sequence[Sequence[str]]) -> Vocabulary:
+        """The vocabulary `names`, `counts` and `spellings` were read from; `ValueError` when they do not fit
+        together (a name twice, an id without a spelling, counts of another length)."""
+        if not (len(names) == len(counts) == len(spellings)) or not names or names[0] != "" or counts[0] != 0:
+            raise ValueError("the vocabulary parts do not fit together")
+        vocabulary = cls()
+        for name_id in range(1, len(names)):
+            folded, count, tones = names[name_id], counts[name_id], spellings[name_id]
+            if not isinstance(folded, str) or not folded or folded in vocabulary._ids:
+                raise ValueError("a vocabulary name is empty, repeated, or not text")
+            if not isinstance(count, int) or count < 0:
+                raise ValueError("a vocabulary count is not a whole number of people")
+            if not 1 <= len(tones) <= VARIANT_OVERFLOW or not all(isinstance(t, str) for t in tones):
+                raise ValueError("a vocabulary name has no spelling, too many, or one that is not text")
+            if len(set(tones)) != len(tones):
+                raise ValueError("a vocabulary name has one spelling twice")
+            vocabulary._ids[folded] = name_id
+            vocabulary.names.append(folded)
+            vocabulary.counts.append(count)
+            vocabulary._phonetic[phonetic(folded)].append(name_id)
+            vocabulary.variant_keys[name_id] = list(tones)
+            vocabulary._variants.update(((name_id, tone), number) for number, tone in enumerate(tones))
+        return vocabulary
 
     def get(self, folded: str) -> int | None:
         return self._ids.get(folded)

@@ -15,6 +15,7 @@ from lookup.domain.model import Candidate, Demographics, Identifier, MatchGrade,
 from lookup.fhir.bundles import bundle_total, match_entries, next_link, search_entries
 from lookup.fhir.documents import document_subject, split_summary
 from lookup.fhir.patient import patient_record, patient_resource
+from lookup.service.audit import BREAK_GLASS, PURPOSE_HEADER
 from lookup.transport.client import FhirClient
 from lookup.transport.faults import FaultKind, FhirError
 
@@ -146,8 +147,13 @@ class Fetcher:
                 found.append((record, score, grade))
         return found
 
-    async def search(self, query: Demographics, count: int = 50) -> list[PatientRecord]:
-        """Plain searches, loose enough to survive typos (each is one filter family), run in parallel."""
+    async def search(self, query: Demographics, count: int = 50, *, narrow: bool = False) -> list[PatientRecord]:
+        """Plain searches, loose enough to survive typos (each is one filter family), run in parallel.
+
+        `narrow` (the lobby) sends one search naming everything it has, and only when that singles a person out
+        (a full birth date with both names or a phone): a lobby may not browse, and the server refuses less."""
+        if narrow:
+            return await self._narrow_search(query, count)
         searches: list[list[tuple[str, str]]] = []
         years: list[tuple[str, str]] = []
         if query.birth_date is not None:
@@ -175,6 +181,17 @@ class Fetcher:
                     found.setdefault(record.id, record)
         return list(found.values())
 
+    async def _narrow_search(self, query: Demographics, count: int) -> list[PatientRecord]:
+        if query.birth_date is None or not ((query.family and query.given) or query.phone):
+            return []
+        params = [("birthdate", query.birth_date.isoformat()), ("_count", str(count))]
+        if query.family and query.given:
+            params += [("family", query.family), ("given", query.given)]
+        if query.phone:
+            params.append(("phone", query.phone))
+        bundle = await self.client.get("Patient", params)
+        return [r for r in (patient_record(p) for p in search_entries(bundle, "Patient")) if r is not None]
+
     async def summary(self, patient_id: str, headers: Mapping[str, str]) -> Fetched:
         """`$summary`, or the same documents assembled from standard queries when the server lacks it."""
         features = await self.client.features()
@@ -185,6 +202,8 @@ class Fetcher:
                 )
             except FhirError as exc:
                 advertised = features.summary is True
+                if glass_refused(exc, headers):
+                    raise
                 if exc.kind is FaultKind.NOT_SUPPORTED or (not advertised and exc.kind in PROBE_KINDS):
                     self.client.forget("summary")
                 else:
@@ -216,7 +235,7 @@ class Fetcher:
         try:
             first = await self.client.get("Bundle", params, headers=headers, timeout_s=self._summary_timeout)
         except FhirError as exc:
-            if exc.kind in PROBE_KINDS:
+            if exc.kind in PROBE_KINDS and not glass_refused(exc, headers):
                 return None
             raise
         documents: list[Json] = []
@@ -244,10 +263,24 @@ class Fetcher:
         bundle = await self.client.get("Appointment", {"patient": f"Patient/{patient_id}", "date": day})
         return search_entries(bundle, "Appointment")
 
+    async def referrals_of(self, patient_id: str, facility_code: str | None) -> list[Json]:
+        """A patient's referrals (addressed to this facility when its code is known): what reception is shown."""
+        params = {"patient": f"Patient/{patient_id}", "_count": "50"}
+        if facility_code:
+            params["performer"] = f"Organization/{facility_code}"
+        bundle = await self.client.get("ServiceRequest", params)
+        return search_entries(bundle, "ServiceRequest")
+
     async def referrals_to(self, facility_code: str) -> list[Json]:
         params = {"performer": f"Organization/{facility_code}", "status": "active", "_count": "200"}
         pages = await self._pages(await self.client.get("ServiceRequest", params))
         return [r for page in pages for r in search_entries(page, "ServiceRequest")]
+
+
+def glass_refused(exc: FhirError, headers: Mapping[str, str]) -> bool:
+    """A 400 to a break-glass request is the server refusing the reason, never a sign that it lacks the operation:
+    taken for a missing operation, it would quietly turn into a smaller answer assembled from other searches."""
+    return exc.kind is FaultKind.BAD_REQUEST and headers.get(PURPOSE_HEADER) == BREAK_GLASS
 
 
 def first_fault(group: BaseExceptionGroup[FhirError]) -> FhirError:

@@ -253,7 +253,9 @@ class LookupService:
             candidates = candidates_from_match(matched, ranked)
             how = "$match"
         else:
-            records, population = await asyncio.gather(self.fetch.search(query), self.fetch.population())
+            records, population = await asyncio.gather(
+                self.fetch.search(query, narrow=self.config.mode == "lobby"), self.fetch.population()
+            )
             candidates = rank_records(query, records, population)
             how = "search"
         rep.done("match", f"{len(candidates)} candidates ({how})")
@@ -274,14 +276,8 @@ class LookupService:
         self, patient_id: str, known: PatientRecord | None, rep: Reporter, action: Action, reason: str | None = None
     ) -> LookupOutcome:
         glass = reason is not None
-        if self.config.mode == "lobby":
-            # The lobby identifies and checks in; clinical records are never asked for (the server refuses them).
-            patient = known or await self.fetch.patient(patient_id)
-            if patient is None:
-                return LookupOutcome(status=LookupStatus.NOT_FOUND, message="no such patient on the server")
-            self.store.save(CachedPatient(patient=patient))
-            self.writer.audit(action, "success", patient.id)
-            return LookupOutcome(status=LookupStatus.FOUND, patient=patient)
+        if self.config.mode != "er":
+            return await self._visit(patient_id, known, action)
         headers = {PURPOSE_HEADER: BREAK_GLASS if glass else TREATMENT}
         if reason is not None:
             # Header values are ASCII; the reason is sent percent-encoded UTF-8 so Vietnamese text survives.
@@ -290,6 +286,9 @@ class LookupService:
         try:
             fetched = await self.fetch.summary(patient_id, headers)
         except FhirError as exc:
+            if glass and exc.kind is FaultKind.BAD_REQUEST:
+                rep.failed("summary", "break-glass refused")
+                return await self._glass_refused(patient_id, known, reason, exc)
             if exc.kind is not FaultKind.CONSENT_REQUIRED:
                 raise
             rep.failed("summary", "consent-required")
@@ -313,9 +312,43 @@ class LookupService:
         self.writer.audit(action, "success", patient.id, glass, reason)
         return LookupOutcome(status=LookupStatus.FOUND, patient=patient, summary=summary, break_glass=glass)
 
+    async def _visit(self, patient_id: str, known: PatientRecord | None, action: Action) -> LookupOutcome:
+        """Reception and lobby: who the patient is and, for reception, the referrals addressed to this facility
+        (the server leaves out diagnoses the patient has not consented to share). A summary is never asked for:
+        the server refuses it to these roles. Only the identity is kept offline, and never over a richer record."""
+        patient = known or await self.fetch.patient(patient_id)
+        if patient is None:
+            return LookupOutcome(status=LookupStatus.NOT_FOUND, message="no such patient on the server")
+        summary = None
+        if self.config.mode == "reception":
+            try:
+                referrals = await self.fetch.referrals_of(patient.id, self.config.facility_code)
+            except FhirError as exc:
+                if exc.offline:
+                    raise
+                log.info("referrals not shown (%s)", exc.kind)
+                referrals = []
+            summary = summarize(patient, [], referrals)
+        self.store.save_identity(patient)
+        self.writer.audit(action, "success", patient.id)
+        return LookupOutcome(status=LookupStatus.FOUND, patient=patient, summary=summary)
+
+    async def _glass_refused(
+        self, patient_id: str, known: PatientRecord | None, reason: str | None, exc: FhirError
+    ) -> LookupOutcome:
+        """The server refused the break-glass reason: the glass stays whole, and the clerk reads the server's words
+        (a new reason may be given)."""
+        patient = known or await self.fetch.patient(patient_id)
+        if patient is None:
+            return LookupOutcome(status=LookupStatus.NOT_FOUND, message="no such patient on the server")
+        self.writer.audit("break-glass", "failed", patient.id, True, reason)
+        message = exc.server_text or "the server refused the break-glass reason"
+        return LookupOutcome(status=LookupStatus.CONSENT_REQUIRED, patient=patient, message=message)
+
     async def _prefetch_one(self, patient_id: str) -> bool:
+        """Open one referred patient into the cache; whether a summary was kept (only the ER reads summaries)."""
         outcome = await self._open(patient_id, None, Reporter(None), "open")
-        return outcome.summary is not None
+        return self.config.mode == "er" and outcome.summary is not None
 
     # -- offline ------------------------------------------------------------------------------------------------
 

@@ -99,6 +99,14 @@ class OfflineStore:
             return False
         return True
 
+    def save_identity(self, patient: PatientRecord) -> bool:
+        """Keep who the patient is, unless the cache already holds more about them (a summary, or the fact that
+        consent was missing): a reception or lobby kiosk sharing a cache must not thin out what the ER kept."""
+        held = self.get(patient.id)
+        if held is not None and (held.entry.summary is not None or held.entry.consent_required):
+            return False
+        return self.save(CachedPatient(patient=patient))
+
     def _decode(self, record: CachedRecord, now: dt.datetime) -> Hit | None:
         try:
             entry = CachedPatient.model_validate(orjson.loads(record.payload))

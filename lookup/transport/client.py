@@ -78,6 +78,22 @@ def _issue_codes(body: Any) -> list[str]:
     return found
 
 
+_SERVER_TEXT_CHARS = 200
+
+
+def _issue_text(body: Any) -> str | None:
+    """The first issue's `details.text` of an OperationOutcome: printable, one line, at most 200 characters."""
+    if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
+        return None
+    for issue in body.get("issue") or []:
+        details = issue.get("details") if isinstance(issue, dict) else None
+        text = details.get("text") if isinstance(details, dict) else None
+        if isinstance(text, str) and text.strip():
+            line = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+            return line[:_SERVER_TEXT_CHARS] or None
+    return None
+
+
 def _query(params: Mapping[str, str] | list[tuple[str, str]] | None) -> httpx.QueryParams | None:
     if not params:
         return None
@@ -138,7 +154,9 @@ def _status_error(response: httpx.Response) -> FhirError:
         return FhirError(FaultKind.NOT_SUPPORTED, status=status)
     # Only issue codes go into the detail: diagnostics may echo the query's values.
     plain = sorted({c for c in codes if c and c.replace("-", "").isalpha() and len(c) < 30})
-    return FhirError(FaultKind.BAD_REQUEST, status=status, detail=", ".join(plain) or None)
+    return FhirError(
+        FaultKind.BAD_REQUEST, status=status, detail=", ".join(plain) or None, server_text=_issue_text(body)
+    )
 
 
 class FhirClient:

@@ -70,12 +70,16 @@ class FhirError(Exception):
         retry_after: float | None = None,
         timeout_s: float | None = None,
         detail: str | None = None,
+        server_text: str | None = None,
     ) -> None:
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
         self.timeout_s = timeout_s
         self.detail = detail
+        self.server_text = server_text
+        """The first sentence of the server's OperationOutcome, for a caller that may show it (a refused break-glass
+        reason); never part of `describe()`, since a generic server's diagnostics may echo what was sent."""
         super().__init__(self.describe())
 
     @property

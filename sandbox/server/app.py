@@ -16,10 +16,23 @@ from lookup.fhir.capabilities import OAUTH_URIS_URL
 from sandbox.server import routes_patients, routes_workflow
 from sandbox.server.auth import Authority, TokenError
 from sandbox.server.config import SandboxConfig
+from sandbox.server.facility_keys import FacilityKeys
 from sandbox.server.fhir import now_instant
 from sandbox.server.http import FhirResponse, base_url, install_error_handlers, state_of
+from sandbox.server.limits import (
+    AbuseGuard,
+    AbuseLimitsMiddleware,
+    LockedOut,
+    address_of,
+    capability_extension,
+    capability_text,
+    guard_of,
+    retry_after,
+)
 from sandbox.server.loader import prepare
 from sandbox.server.matcher import Matching
+from sandbox.server.policy import role_scopes
+from sandbox.server.readiness import StartingGate
 from sandbox.server.state import SandboxState
 
 Json = dict[str, Any]
@@ -42,10 +55,11 @@ _INTERACTIONS: Final[dict[str, list[str]]] = {
 }
 
 
-def capability_statement(config: SandboxConfig, base: str) -> Json:
-    """What this server offers; `$match` and `$summary` appear only when switched on."""
+def capability_statement(config: SandboxConfig, base: str, *, match_ready: bool = True) -> Json:
+    """What this server offers; `$match` and `$summary` appear only when switched on, `$match` only once the matching
+    engine answers it (`match_ready`)."""
     operations = []
-    if config.supports_match:
+    if config.supports_match and match_ready:
         operations.append({"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"})
     if config.supports_summary:
         operations.append({"name": "summary", "definition": "http://hl7.org/fhir/uv/ips/OperationDefinition/summary"})
@@ -61,6 +75,7 @@ def capability_statement(config: SandboxConfig, base: str) -> Json:
         resources.append(resource)
     return {
         "resourceType": "CapabilityStatement",
+        "extension": [capability_extension(config.limits)],
         "status": "active",
         "date": now_instant(),
         "publisher": "Kiosk patient lookup sandbox",
@@ -72,7 +87,8 @@ def capability_statement(config: SandboxConfig, base: str) -> Json:
         "rest": [
             {
                 "mode": "server",
-                "documentation": "Documents are searched by Bundle?type=document&composition.subject=Patient/{id}.",
+                "documentation": "Documents are searched by Bundle?type=document&composition.subject=Patient/{id}. "
+                + capability_text(config.limits),
                 "security": {
                     "extension": [
                         {"url": OAUTH_URIS_URL, "extension": [{"url": "token", "valueUri": f"{base}/auth/token"}]}
@@ -100,29 +116,37 @@ def _meta_router() -> APIRouter:
 
     @router.get("/metadata", response_class=FhirResponse, summary="CapabilityStatement")
     def metadata(request: Request) -> FhirResponse:
-        return FhirResponse(capability_statement(state_of(request).config, base_url(request)))
+        state = state_of(request)
+        # A failed engine build is said here: `$match` is not offered rather than answered by a weaker ranking.
+        match_ready = state.matching is not None and state.matching.engine_ready
+        return FhirResponse(capability_statement(state.config, base_url(request), match_ready=match_ready))
 
-    @router.post("/auth/token", summary="OAuth2 client credentials token")
+    @router.post("/auth/token", summary="OAuth2 client credentials token, optionally naming the staff member")
     def token(
         request: Request,
         grant_type: Annotated[str | None, Form(max_length=100)] = None,
         client_id: Annotated[str | None, Form(max_length=200)] = None,
         client_secret: Annotated[str | None, Form(max_length=200)] = None,
         scope: Annotated[str | None, Form(max_length=1000)] = None,
+        staff_id: Annotated[str | None, Form(max_length=64)] = None,
+        staff_pin: Annotated[str | None, Form(max_length=32)] = None,
     ) -> JSONResponse:
         if grant_type != "client_credentials":
             return _token_error(TokenError("unsupported_grant_type", "only client_credentials is supported"))
         if not client_id or client_secret is None:
             return _token_error(TokenError("invalid_client", "client_id and client_secret are required", 401))
         try:
-            access, granted = state_of(request).authority.issue(client_id, client_secret, scope)
+            with guard_of(request).lockout.attempt(client_id, address_of(request.scope)):
+                access, granted = state_of(request).authority.issue(
+                    client_id, client_secret, scope, staff_id=staff_id, staff_pin=staff_pin
+                )
         except TokenError as exc:
             return _token_error(exc)
         body = {
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": state_of(request).authority.lifetime_s,
-            "scope": " ".join(sorted(s.value for s in granted.scopes)),
+            "scope": " ".join(sorted(granted.scopes)),
         }
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
@@ -133,20 +157,40 @@ def _token_error(exc: TokenError) -> JSONResponse:
     headers = {"Cache-Control": "no-store"}
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Basic"
+    if isinstance(exc, LockedOut):
+        headers["Retry-After"] = retry_after(exc.retry_after_s)
     return JSONResponse({"error": exc.error, "error_description": exc.description}, exc.status, headers)
 
 
 def create_app(config: SandboxConfig) -> FastAPI:
-    """The application, with its database prepared and (when available) the matching engine building."""
+    """The application, with its database prepared, its facility keys loaded (made on the first start) and (when
+    available) the matching engine loading or building; until it is ready the FHIR routes answer 503 (`readiness`).
+
+    Raises `NotASandboxDatabaseError` when `config.db_path` is another program's file (left untouched),
+    `FacilityKeysError` when the key file beside it cannot be used, `PatientImportError` for a bad import file."""
     store = prepare(config.db_path, config.population, config.seed, config.document_share, config.import_path)
-    authority = Authority.with_demo_clients(config.token_lifetime_s) if config.demo_clients else Authority([], 1)
+    try:
+        keys = FacilityKeys.for_database(config.db_path)
+    except BaseException:
+        store.close()
+        raise
+    scopes = role_scopes()
+    authority = (
+        Authority.with_demo_clients(config.token_lifetime_s, scopes)
+        if config.demo_clients
+        else Authority([], 1, role_scopes=scopes)
+    )
     matching = Matching(store) if config.supports_match else None
     app = FastAPI(
         title="Kiosk sandbox coordination server",
         version="1.0",
         description="FHIR R4 reference server with a synthetic Vietnamese population (demos and tests only).",
     )
-    app.state.sandbox = SandboxState(config, store, authority, matching)
+    app.state.sandbox = SandboxState(config, store, authority, matching, keys)
+    app.state.limits = AbuseGuard(config.limits, f"{config.base_path}/auth/token", authority)
+    app.add_middleware(AbuseLimitsMiddleware, guard=app.state.limits)
+    if matching is not None:
+        app.add_middleware(StartingGate, matching=matching, base_path=config.base_path)
     install_error_handlers(app)
     for router in (_meta_router(), routes_patients.router, routes_workflow.router):
         app.include_router(router, prefix=config.base_path)

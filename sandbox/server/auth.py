@@ -1,68 +1,84 @@
-"""OAuth2 client credentials and SMART-style system scopes, enforced by the server on every request.
+"""Who is calling: OAuth2 client credentials, optionally with the staff member at the kiosk, and the tokens issued.
 
-Scopes: `system/Patient.read` (identify: search, `$match`, read a Patient), `system/Appointment.read` and
-`system/Appointment.write` (today's appointments and check-in), `system/AuditEvent.write` (the kiosk's own audit),
-and `system/*.read` (everything clinical: summaries, documents, referrals, consents, audit trails). The lobby
-client is granted only the first four; ER and reception clients everything. A client may ask for fewer scopes than
-it is allowed; it never gets more.
+Every client is registered with a role (`lobby`, `reception`, `er`, `admin`) and, for reception desks, the facility
+it works for; what a role may do is decided by `sandbox.server.policy`, never here. A token request may also name a
+staff member (`staff_id` and `staff_pin` form fields): the token then stands for that person at that kiosk, and
+every AuditEvent the server writes names both. A staff member may sign in only on a kiosk whose role is one of
+theirs. PINs are kept as salted scrypt hashes and compared in constant time; an unknown staff id costs the same
+hash as a wrong PIN, so the answer's timing does not tell which ids exist.
+
+Scopes are SMART system scopes (`system/Patient.read`, ...). A client is granted the scopes its role's policy
+needs (`policy.role_scopes`), or, when it asks for fewer (`scope`, wildcards `system/*.read`, `system/*.write` and
+`system/*.*` allowed), those; it never gets more.
 
 The token endpoint answers errors as RFC 6749 says (`{"error": "invalid_client"}`), since OAuth clients read that
 shape; every FHIR endpoint answers errors as OperationOutcome.
+
+Demo clients (`--demo-clients`, demos and tests only; each client's secret is its name): `demo-er` (er),
+`demo-reception` (reception at facility 01929, Bệnh viện Bạch Mai), `demo-lobby` (lobby), `demo-admin` (admin).
+Demo staff, registered with them: `nurse-lan` PIN 246810 and `doctor-minh` PIN 135791 (er), `clerk-hoa` PIN
+112358 (reception and lobby), `auditor-an` PIN 314159 (admin).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import hmac
 import secrets
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
 
-class Scope(StrEnum):
-    """The scopes this server grants."""
+class Role(StrEnum):
+    """What a client is for; the policy says what each role may read and write."""
 
-    PATIENT_READ = "system/Patient.read"
-    APPOINTMENT_READ = "system/Appointment.read"
-    APPOINTMENT_WRITE = "system/Appointment.write"
-    AUDIT_WRITE = "system/AuditEvent.write"
-    ALL_READ = "system/*.read"
-
-
-LOBBY_SCOPES: Final = frozenset(
-    {Scope.PATIENT_READ, Scope.APPOINTMENT_READ, Scope.APPOINTMENT_WRITE, Scope.AUDIT_WRITE}
-)
-CLINICAL_SCOPES: Final = frozenset(Scope)
-DEMO_CLIENTS: Final[dict[str, frozenset[Scope]]] = {
-    "demo-er": CLINICAL_SCOPES,
-    "demo-reception": CLINICAL_SCOPES,
-    "demo-lobby": LOBBY_SCOPES,
-}
+    LOBBY = "lobby"
+    RECEPTION = "reception"
+    ER = "er"
+    ADMIN = "admin"
 
 
 @dataclass(frozen=True, slots=True)
 class Client:
-    """A registered client and the scopes it may be granted."""
+    """A registered client: its secret, its role and (for a reception desk) the facility it works for."""
 
     client_id: str
     secret: str
-    allowed: frozenset[Scope]
+    role: Role
+    facility: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMember:
+    """A person who may sign in at a kiosk, with the roles they may act in and their PIN's salted hash."""
+
+    staff_id: str
+    name: str
+    roles: frozenset[Role]
+    pin_hash: str
 
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """What a bearer token stands for."""
+    """What a bearer token stands for: the client, its role, the staff member at the kiosk (None for a kiosk-only
+    token), the facility of a reception desk, and the scopes granted."""
 
     client_id: str
-    scopes: frozenset[Scope]
+    role: Role
+    staff: StaffMember | None
+    facility: str | None
+    scopes: frozenset[str]
     expires_at: float
 
-    def allows(self, needed: Scope) -> bool:
-        if needed in self.scopes:
-            return True
-        return needed.value.endswith(".read") and Scope.ALL_READ in self.scopes
+    @property
+    def staff_id(self) -> str | None:
+        return self.staff.staff_id if self.staff is not None else None
 
 
 class TokenError(Exception):
@@ -75,41 +91,149 @@ class TokenError(Exception):
         self.status = status
 
 
-class Authority:
-    """The registered clients and the tokens issued to them (in memory: a restart logs everyone out)."""
+# scrypt at N=2**14, r=8: about 60 ms per check on one core, so a PIN cannot be tried quickly even from a stolen
+# hash list (PINs are short; the lockout around the token route is what stops guessing online).
+_SCRYPT_N: Final = 2**14
+_SCRYPT_R: Final = 8
+_SCRYPT_P: Final = 1
 
-    def __init__(self, clients: list[Client], lifetime_s: int) -> None:
+
+def hash_pin(pin: str, salt: bytes | None = None) -> str:
+    """`scrypt$N$r$p$salt$hash` (base64) of a PIN, with a fresh random salt unless one is given."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    encoded = base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${encoded[0]}${encoded[1]}"
+
+
+def pin_matches(pin: str, stored: str) -> bool:
+    """Whether `pin` hashes to `stored`; compared in constant time. A malformed stored hash never matches."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        expected = base64.b64decode(digest, validate=True)
+        derived = hashlib.scrypt(
+            pin.encode(), salt=base64.b64decode(salt, validate=True), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
+    except (ValueError, binascii.Error):
+        return False
+    return scheme == "scrypt" and hmac.compare_digest(derived, expected)
+
+
+_UNKNOWN_STAFF_HASH: Final = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+"""Checked against when the staff id is unknown, so that answer takes as long as a wrong PIN."""
+
+DEMO_CLIENTS: Final[dict[str, tuple[Role, str | None]]] = {
+    "demo-er": (Role.ER, None),
+    "demo-reception": (Role.RECEPTION, "01929"),
+    "demo-lobby": (Role.LOBBY, None),
+    "demo-admin": (Role.ADMIN, None),
+}
+"""Demo clients: name (also the secret) -> role and facility."""
+
+DEMO_STAFF: Final[tuple[StaffMember, ...]] = (
+    StaffMember(
+        "nurse-lan",
+        "Điều dưỡng Nguyễn Thị Lan",
+        frozenset({Role.ER}),
+        "scrypt$16384$8$1$hoR/UzlmUARlgSIPcYwGMg==$jfIkdEAllgmu/7XgRdqYWkSE8C/bAuQ73XfbSTRKOaQ=",
+    ),
+    StaffMember(
+        "doctor-minh",
+        "Bác sĩ Trần Văn Minh",
+        frozenset({Role.ER}),
+        "scrypt$16384$8$1$yRhmLW9jgQ3zoiG6UkOsqQ==$pW0egIu5dp/d9cIi+3pcOotOBpwcSBwoDvJhloPTGl8=",
+    ),
+    StaffMember(
+        "clerk-hoa",
+        "Lê Thị Hoa (tiếp đón)",
+        frozenset({Role.RECEPTION, Role.LOBBY}),
+        "scrypt$16384$8$1$ogmflQ7rsknrPapSSSuLVA==$9tPkcCTb1RR9LFP2gIyKXmBtbhKFlSPqv2U8juSLHZk=",
+    ),
+    StaffMember(
+        "auditor-an",
+        "Phạm Văn An (kiểm tra)",
+        frozenset({Role.ADMIN}),
+        "scrypt$16384$8$1$oo+pOGVx29nb1hplMiTwPg==$4m5gsHoMEFsZ/dH2VVLYmRvuMsDSX1X96yXzxMO84fI=",
+    ),
+)
+"""Demo staff accounts; their PINs are in this module's docstring (demos and tests only)."""
+
+_WILDCARDS: Final = {"system/*.read": (".read",), "system/*.write": (".write",), "system/*.*": (".read", ".write")}
+
+
+class Authority:
+    """The registered clients and staff, and the tokens issued to them (in memory: a restart logs everyone out)."""
+
+    def __init__(
+        self,
+        clients: Iterable[Client],
+        lifetime_s: int,
+        *,
+        role_scopes: Mapping[Role, frozenset[str]],
+        staff: Iterable[StaffMember] = (),
+    ) -> None:
         self._clients = {c.client_id: c for c in clients}
+        self._staff = {s.staff_id: s for s in staff}
+        self._role_scopes = dict(role_scopes)
         self._lifetime = lifetime_s
         self._tokens: dict[str, Grant] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def with_demo_clients(cls, lifetime_s: int) -> Authority:
-        return cls([Client(name, name, scopes) for name, scopes in DEMO_CLIENTS.items()], lifetime_s)
+    def with_demo_clients(cls, lifetime_s: int, role_scopes: Mapping[Role, frozenset[str]]) -> Authority:
+        clients = [Client(name, name, role, facility) for name, (role, facility) in DEMO_CLIENTS.items()]
+        return cls(clients, lifetime_s, role_scopes=role_scopes, staff=DEMO_STAFF)
 
-    def issue(self, client_id: str, secret: str, requested: str | None) -> tuple[str, Grant]:
+    def issue(
+        self,
+        client_id: str,
+        secret: str,
+        requested: str | None,
+        *,
+        staff_id: str | None = None,
+        staff_pin: str | None = None,
+    ) -> tuple[str, Grant]:
+        """A new token for the client (and the staff member, when named); TokenError on any wrong credential."""
         client = self._clients.get(client_id)
         if client is None or not hmac.compare_digest(client.secret.encode(), secret.encode()):
             raise TokenError("invalid_client", "unknown client or wrong secret", 401)
-        if requested and requested.strip():
-            asked: set[Scope] = set()
-            for word in requested.split():
-                try:
-                    asked.add(Scope(word))
-                except ValueError:
-                    continue
-            scopes = frozenset(asked) & client.allowed
-            if not scopes:
-                raise TokenError("invalid_scope", "none of the requested scopes may be granted to this client")
-        else:
-            scopes = client.allowed
+        staff = self._staff_member(client, staff_id, staff_pin)
+        allowed = self._role_scopes.get(client.role, frozenset())
+        scopes = self._narrowed(allowed, requested)
         token = secrets.token_urlsafe(32)
-        grant = Grant(client.client_id, scopes, time.monotonic() + self._lifetime)
+        grant = Grant(client.client_id, client.role, staff, client.facility, scopes, time.monotonic() + self._lifetime)
         with self._lock:
             self._drop_expired()
             self._tokens[token] = grant
         return token, grant
+
+    def _staff_member(self, client: Client, staff_id: str | None, staff_pin: str | None) -> StaffMember | None:
+        if not staff_id and not staff_pin:
+            return None
+        if not staff_id or not staff_pin:
+            raise TokenError("invalid_request", "staff_id and staff_pin go together")
+        member = self._staff.get(staff_id)
+        matched = pin_matches(staff_pin, member.pin_hash if member is not None else _UNKNOWN_STAFF_HASH)
+        if member is None or not matched:
+            raise TokenError("invalid_grant", "unknown staff member or wrong PIN")
+        if client.role not in member.roles:
+            raise TokenError("invalid_grant", f"this staff member may not sign in on a {client.role.value} kiosk")
+        return member
+
+    @staticmethod
+    def _narrowed(allowed: frozenset[str], requested: str | None) -> frozenset[str]:
+        if not requested or not requested.strip():
+            return allowed
+        asked: set[str] = set()
+        for word in requested.split():
+            endings = _WILDCARDS.get(word)
+            if endings is not None:
+                asked.update(s for s in allowed if s.endswith(endings))
+            elif word in allowed:
+                asked.add(word)
+        if not asked:
+            raise TokenError("invalid_scope", "none of the requested scopes may be granted to this client")
+        return frozenset(asked)
 
     @property
     def lifetime_s(self) -> int:

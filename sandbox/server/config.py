@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbox.server.limits import AbuseLimits
+
 
 class SandboxConfig(BaseModel):
     """Settings of one sandbox server.
@@ -29,3 +31,5 @@ class SandboxConfig(BaseModel):
     """Share of synthetic people who have shared documents (the others have a Patient resource only)."""
     token_lifetime_s: Annotated[int, Field(ge=1, le=86_400)] = 3600
     base_path: str = "/fhir"
+    limits: AbuseLimits = AbuseLimits()
+    """Body size, request rate and token lockout caps (`sandbox.server.limits`)."""

@@ -1,14 +1,16 @@
-"""The HTTP plumbing every sandbox route shares: FHIR JSON responses, OperationOutcome errors, scope checks, paging.
+"""The HTTP plumbing every sandbox route shares: FHIR JSON responses, OperationOutcome errors, paging. (Who may call
+which route is `sandbox.server.policy`'s to say.)
 
 Every error leaves as an OperationOutcome (`application/fhir+json`) with the right status: 400 for a malformed
 request, 401 without a valid token, 403 for a missing scope or consent, 404 for what does not exist, 422 for a
-resource that cannot be processed, 500 for a fault of the server. Texts name what is wrong, never a patient's data.
+resource that cannot be processed, 413 for a body over the cap and 429 for a client sending too fast
+(`sandbox.server.limits`), 500 for a fault of the server. Texts name what is wrong, never a patient's data.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
@@ -17,13 +19,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sandbox.server.auth import Grant, Scope
 from sandbox.server.fhir import operation_outcome
+from sandbox.server.limits import MAX_PAGE_SIZE
 from sandbox.server.state import SandboxState
 
 log = logging.getLogger("sandbox")
 FHIR_JSON: Final = "application/fhir+json"
-MAX_COUNT: Final = 1000
+MAX_COUNT: Final = MAX_PAGE_SIZE
 DEFAULT_COUNT: Final = 20
 
 
@@ -87,29 +89,6 @@ def install_error_handlers(app: FastAPI) -> None:
 def state_of(request: Request) -> SandboxState:
     state: SandboxState = request.app.state.sandbox
     return state
-
-
-def authorized(scope: Scope) -> Callable[[Request], Grant]:
-    """A dependency: the caller's grant, when its bearer token is valid and carries `scope`."""
-
-    def dependency(request: Request) -> Grant:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise FhirProblem(401, "login", "a bearer token is required", {"WWW-Authenticate": "Bearer"})
-        grant = state_of(request).authority.grant(token.strip())
-        if grant is None:
-            raise FhirProblem(
-                401,
-                "expired",
-                "the bearer token is unknown or expired",
-                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
-        if not grant.allows(scope):
-            raise FhirProblem(403, "forbidden", f"this client's scopes do not include {scope.value}")
-        return grant
-
-    return dependency
 
 
 def base_url(request: Request) -> str:

@@ -1,4 +1,8 @@
-"""Workflow routes: appointments and check-in, referrals to a facility, audit events."""
+"""Workflow routes: appointments and check-in, referrals to a facility, audit events.
+
+Each route passes the policy's gate (`sandbox.server.policy.permitted`) and applies the limits it is handed: today's
+window, clinical text only where the role and the patient's consent allow, a reception desk's own facility, and the
+kiosk's audit trail kept write-once under the token's name."""
 
 from __future__ import annotations
 
@@ -11,10 +15,21 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
 from lookup.domain.model import FHIR_ID_PATTERN
 from lookup.service.audit import DICOM_SYSTEM
-from sandbox.server.auth import Grant, Scope
-from sandbox.server.fhir import local_id, searchset
-from sandbox.server.http import DEFAULT_COUNT, MAX_COUNT, FhirProblem, FhirResponse, authorized, base_url, page_links
+from sandbox.server.audit import client_trail, same_event, trail_patient
+from sandbox.server.fhir import local_id, operation_outcome, searchset
+from sandbox.server.http import DEFAULT_COUNT, MAX_COUNT, FhirProblem, FhirResponse, base_url, page_links
 from sandbox.server.http import state_of as _state
+from sandbox.server.policy import (
+    CLIENT_AUDIT_MAX_BYTES,
+    Caller,
+    Limit,
+    Operation,
+    Resource,
+    appointment_view,
+    permitted,
+    referral_view,
+)
+from sandbox.server.storage import StoredPatient
 
 router = APIRouter()
 Json = dict[str, Any]
@@ -56,53 +71,75 @@ def _day_range(request: Request, values: list[str]) -> tuple[int | None, int | N
     return low, high
 
 
+def _appointments_of(caller: Caller, patient: StoredPatient, low: int | None, high: int | None) -> list[Json]:
+    state = caller.state
+    found: list[Json] = []
+    for _, _, current, number in state.store.appointments_of(patient.rid, low, high):
+        resource = state.appointment(patient, number, current)
+        if resource is not None:
+            found.append(resource)
+    return found
+
+
+def _shown(caller: Caller, patient: StoredPatient, resource: Json) -> Json:
+    """The appointment as this caller may see it."""
+    return resource if caller.shows_clinical_text(patient.consent) else appointment_view(resource)
+
+
+def _detail(caller: Caller, patient: StoredPatient) -> str:
+    return "clinical" if caller.shows_clinical_text(patient.consent) else "redacted"
+
+
 @router.get("/Appointment", response_class=FhirResponse, summary="A patient's appointments, by date")
 def search_appointments(
     request: Request,
-    grant: Annotated[Grant, Depends(authorized(Scope.APPOINTMENT_READ))],
+    caller: Annotated[Caller, Depends(permitted(Resource.APPOINTMENT, Operation.SEARCH))],
     patient: Annotated[str, Query(max_length=200)],
     date: Annotated[list[str] | None, Query(max_length=40)] = None,
     status: Annotated[str | None, Query(max_length=20)] = None,
     count: Count = DEFAULT_COUNT,
     offset: Offset = 0,
 ) -> FhirResponse:
-    state = _state(request)
-    stored = state.store.patient(local_id(patient, "Patient"))
+    stored = caller.state.store.patient(local_id(patient, "Patient"))
     found: list[Json] = []
     if stored is not None:
-        low, high = _day_range(request, date or [])
-        for _, _, current, number in state.store.appointments_of(stored.rid, low, high):
-            resource = state.appointment(stored, number, current)
-            if resource is not None and (status is None or resource["status"] in status.split(",")):
-                found.append(resource)
+        low, high = caller.day_window(*_day_range(request, date or []))
+        wanted = status.split(",") if status is not None else None
+        found = [
+            _shown(caller, stored, r)
+            for r in _appointments_of(caller, stored, low, high)
+            if wanted is None or r["status"] in wanted
+        ]
+        caller.audit([stored.id], f"{_detail(caller, stored)}: {len(found)} appointments")
     self_url, next_url = page_links(request, count, offset, len(found))
     page = found[offset : offset + count]
     return FhirResponse(searchset(page, self_url=self_url, next_url=next_url, total=len(found), base=base_url(request)))
 
 
-def _appointment(request: Request, appointment_id: str) -> Json:
-    state = _state(request)
+def _appointment(caller: Caller, appointment_id: str) -> tuple[Json, StoredPatient]:
+    """One appointment and its patient; 404 when unknown, 403 outside the caller's day window."""
+    state = caller.state
     row = state.store.appointment(appointment_id)
     patient = state.store.patient_by_rid(row[0]) if row else None
     resource = state.appointment(patient, row[3], row[2]) if row and patient else None
-    if resource is None:
+    if resource is None or row is None or patient is None:
         raise FhirProblem(404, "not-found", "no appointment with this id")
-    return resource
+    caller.check_day(row[1])
+    return resource, patient
 
 
 @router.get("/Appointment/{appointment_id}", response_class=FhirResponse, summary="Read one appointment")
 def read_appointment(
-    request: Request,
-    grant: Annotated[Grant, Depends(authorized(Scope.APPOINTMENT_READ))],
-    appointment_id: ResourceId,
+    caller: Annotated[Caller, Depends(permitted(Resource.APPOINTMENT, Operation.READ))], appointment_id: ResourceId
 ) -> FhirResponse:
-    return FhirResponse(_appointment(request, appointment_id))
+    resource, patient = _appointment(caller, appointment_id)
+    caller.audit([patient.id], _detail(caller, patient))
+    return FhirResponse(_shown(caller, patient, resource))
 
 
 @router.put("/Appointment/{appointment_id}", response_class=FhirResponse, summary="Check in: set status `arrived`")
 def update_appointment(
-    request: Request,
-    grant: Annotated[Grant, Depends(authorized(Scope.APPOINTMENT_WRITE))],
+    caller: Annotated[Caller, Depends(permitted(Resource.APPOINTMENT, Operation.UPDATE))],
     appointment_id: ResourceId,
     body: Annotated[Json, Body(examples=[{"resourceType": "Appointment", "status": "arrived"}])],
 ) -> FhirResponse:
@@ -110,56 +147,86 @@ def update_appointment(
         raise FhirProblem(422, "invalid", "the body must be an Appointment resource")
     if body.get("id") not in (None, appointment_id):
         raise FhirProblem(400, "invalid", "the Appointment id differs from the URL")
-    current = _appointment(request, appointment_id)
+    current, patient = _appointment(caller, appointment_id)
     wanted = body.get("status")
     if wanted == current["status"]:
-        return FhirResponse(current)  # a repeated check-in changes nothing
+        caller.audit([patient.id], "check-in: already recorded")
+        return FhirResponse(_shown(caller, patient, current))  # a repeated check-in changes nothing
     if wanted != "arrived":
         raise FhirProblem(422, "business-rule", "only a check-in (status `arrived`) can be recorded here")
     if current["status"] != "booked":
         raise FhirProblem(409, "conflict", f"an appointment that is {current['status']} cannot be checked in")
-    _state(request).store.set_appointment_status(appointment_id, "arrived")
-    return FhirResponse(_appointment(request, appointment_id))
+    caller.state.store.set_appointment_status(appointment_id, "arrived")
+    caller.audit([patient.id], "check-in: arrived")
+    arrived, _ = _appointment(caller, appointment_id)
+    return FhirResponse(_shown(caller, patient, arrived))
+
+
+def _referral_shown(caller: Caller, patient: StoredPatient, resource: Json) -> Json:
+    return resource if caller.shows_clinical_text(patient.consent) else referral_view(resource)
+
+
+def _addressed_to(resource: Json) -> str | None:
+    performers = resource.get("performer") or []
+    identifier = performers[0].get("identifier") if performers and isinstance(performers[0], dict) else None
+    value = identifier.get("value") if isinstance(identifier, dict) else None
+    return value if isinstance(value, str) else None
 
 
 @router.get("/ServiceRequest", response_class=FhirResponse, summary="Referrals, by performer, status or patient")
 def search_referrals(
     request: Request,
-    grant: Annotated[Grant, Depends(authorized(Scope.ALL_READ))],
+    caller: Annotated[Caller, Depends(permitted(Resource.SERVICE_REQUEST, Operation.SEARCH))],
     performer: Annotated[str | None, Query(max_length=200)] = None,
     status: Annotated[str | None, Query(max_length=20)] = None,
     patient: Annotated[str | None, Query(max_length=200)] = None,
     count: Count = DEFAULT_COUNT,
     offset: Offset = 0,
 ) -> FhirResponse:
-    state = _state(request)
+    state = caller.state
     rid: int | None = None
     if patient is not None:
         stored = state.store.patient(local_id(patient, "Patient"))
         rid = stored.rid if stored else -1
     target = local_id(performer, "Organization") if performer else None
+    if caller.under(Limit.OWN_FACILITY):
+        if caller.facility is None:
+            raise caller.refuse(403, "forbidden", "this client works for no facility: no referral is addressed to it")
+        if target is not None and target != caller.facility:
+            raise caller.refuse(403, "forbidden", "referrals to another facility are not shown to this client")
+        target = caller.facility
     rows, total = state.store.service_requests(target, status, rid, count, offset)
-    found = []
+    found: list[Json] = []
+    shown: dict[str, list[str]] = {"clinical": [], "redacted": []}
     for request_id, owner, current in rows:
         stored = state.store.patient_by_rid(owner)
         resource = state.service_request(stored, request_id, current) if stored else None
-        if resource is not None:
-            found.append(resource)
+        if resource is not None and stored is not None:
+            found.append(_referral_shown(caller, stored, resource))
+            shown[_detail(caller, stored)].append(stored.id)
+    for detail, patients in shown.items():
+        if patients:
+            caller.audit(patients, f"{detail} referral")
     self_url, next_url = page_links(request, count, offset, total)
     return FhirResponse(searchset(found, self_url=self_url, next_url=next_url, total=total, base=base_url(request)))
 
 
 @router.get("/ServiceRequest/{request_id}", response_class=FhirResponse, summary="Read one referral")
 def read_referral(
-    request: Request, grant: Annotated[Grant, Depends(authorized(Scope.ALL_READ))], request_id: ResourceId
+    caller: Annotated[Caller, Depends(permitted(Resource.SERVICE_REQUEST, Operation.READ))], request_id: ResourceId
 ) -> FhirResponse:
-    state = _state(request)
+    state = caller.state
     owner = state.store.service_request_owner(request_id)
     stored = state.store.patient_by_rid(owner[0]) if owner else None
     resource = state.service_request(stored, request_id, owner[1]) if stored and owner else None
-    if resource is None:
+    if resource is None or stored is None:
         raise FhirProblem(404, "not-found", "no referral with this id")
-    return FhirResponse(resource)
+    if caller.under(Limit.OWN_FACILITY) and _addressed_to(resource) != caller.facility:
+        raise caller.refuse(
+            403, "forbidden", "referrals addressed to another facility are not shown to this client", patient=stored.id
+        )
+    caller.audit([stored.id], f"{_detail(caller, stored)} referral")
+    return FhirResponse(_referral_shown(caller, stored, resource))
 
 
 def _audit_problem(event: Json) -> str | None:
@@ -180,22 +247,22 @@ def _audit_problem(event: Json) -> str | None:
     return None
 
 
-def _audit_patient(event: Json) -> str | None:
-    for entity in event.get("entity") or []:
-        what = entity.get("what") if isinstance(entity, dict) else None
-        reference = what.get("reference") if isinstance(what, dict) else None
-        if isinstance(reference, str) and "Patient/" in reference:
-            return local_id(reference, "Patient")
-    return None
+def _too_large(request: Request, body: Json) -> bool:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > CLIENT_AUDIT_MAX_BYTES:
+        return True
+    return len(orjson.dumps(body)) > CLIENT_AUDIT_MAX_BYTES
 
 
-@router.put("/AuditEvent/{event_id}", response_class=FhirResponse, summary="Store an audit event (idempotent)")
+@router.put("/AuditEvent/{event_id}", response_class=FhirResponse, summary="Store the kiosk's own audit event (once)")
 def put_audit_event(
     request: Request,
-    grant: Annotated[Grant, Depends(authorized(Scope.AUDIT_WRITE))],
+    caller: Annotated[Caller, Depends(permitted(Resource.AUDIT_EVENT, Operation.UPDATE))],
     event_id: ResourceId,
     body: Annotated[Json, Body(examples=[AUDIT_EXAMPLE])],
 ) -> FhirResponse:
+    if _too_large(request, body):
+        raise caller.refuse(413, "too-long", f"a kiosk's AuditEvent is at most {CLIENT_AUDIT_MAX_BYTES // 1024} KiB")
     if body.get("resourceType") != "AuditEvent":
         raise FhirProblem(422, "invalid", "the body must be an AuditEvent resource")
     if body.get("id") not in (None, event_id):
@@ -203,19 +270,23 @@ def put_audit_event(
     problem = _audit_problem(body)
     if problem is not None:
         raise FhirProblem(422, "required", problem)
-    event = dict(body, id=event_id)
-    store = _state(request).store
-    created = store.put_audit(event_id, _audit_patient(event), str(event["recorded"]), orjson.dumps(event))
-    stored = store.audit(event_id) or event
-    location = f"{base_url(request)}/AuditEvent/{event_id}"
-    return FhirResponse(stored, status_code=201 if created else 200, headers={"Location": location})
+    event = client_trail(caller.grant, event_id, body)
+    store = caller.state.store
+    location = {"Location": f"{base_url(request)}/AuditEvent/{event_id}"}
+    if store.put_audit(event_id, trail_patient(event), str(event["recorded"]), orjson.dumps(event)):
+        return FhirResponse(operation_outcome("informational", "stored", "information"), 201, location)
+    stored = store.audit(event_id)
+    if stored is not None and same_event(stored, event):
+        # A retry of the same event (the outbox after a lost acknowledgement): done, and nothing is echoed.
+        return FhirResponse(operation_outcome("informational", "already stored", "information"), 200, location)
+    raise caller.refuse(409, "conflict", "another AuditEvent is stored under this id; stored events never change")
 
 
 @router.get("/AuditEvent/{event_id}", response_class=FhirResponse, summary="Read one audit event")
 def read_audit_event(
-    request: Request, grant: Annotated[Grant, Depends(authorized(Scope.ALL_READ))], event_id: ResourceId
+    caller: Annotated[Caller, Depends(permitted(Resource.AUDIT_EVENT, Operation.READ))], event_id: ResourceId
 ) -> FhirResponse:
-    event = _state(request).store.audit(event_id)
+    event = caller.state.store.audit(event_id)
     if event is None:
         raise FhirProblem(404, "not-found", "no audit event with this id")
     return FhirResponse(event)
@@ -224,12 +295,12 @@ def read_audit_event(
 @router.get("/AuditEvent", response_class=FhirResponse, summary="Audit events about a patient")
 def search_audit_events(
     request: Request,
-    grant: Annotated[Grant, Depends(authorized(Scope.ALL_READ))],
+    caller: Annotated[Caller, Depends(permitted(Resource.AUDIT_EVENT, Operation.SEARCH))],
     patient: Annotated[str | None, Query(max_length=200)] = None,
     count: Count = DEFAULT_COUNT,
     offset: Offset = 0,
 ) -> FhirResponse:
     who = local_id(patient, "Patient") if patient else None
-    events, total = _state(request).store.audits_of(who, count, offset)
+    events, total = caller.state.store.audits_of(who, count, offset)
     self_url, next_url = page_links(request, count, offset, total)
     return FhirResponse(searchset(events, self_url=self_url, next_url=next_url, total=total, base=base_url(request)))

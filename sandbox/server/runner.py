@@ -2,14 +2,13 @@
 
     with start_sandbox(SandboxConfig(db_path=tmp / "s.sqlite", population=500, demo_clients=True)) as sandbox:
         sandbox.base_url         # http://127.0.0.1:PORT/fhir
-        sandbox.trust_list_path  # the facilities' JWKS, public keys only
+        sandbox.trust_list_path  # the JWKS of this server's facility keys, public halves only
 
 The listening socket is bound before uvicorn starts, so there is no window in which another process takes the port.
 """
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -20,19 +19,12 @@ import uvicorn
 
 from sandbox.server.app import create_app
 from sandbox.server.config import SandboxConfig
+from sandbox.server.facility_keys import check_trust_list_target, write_trust_list
 from sandbox.server.state import SandboxState
-from sandbox.synthetic.facilities import jwks
 
 
 class SandboxStartError(RuntimeError):
     """The server did not come up in time."""
-
-
-def write_trust_list(path: Path, seed: int) -> Path:
-    """Write the facilities' JWKS (public keys only) to `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(jwks(seed), ensure_ascii=False, indent=2), encoding="utf-8")
-    return path
 
 
 class RunningSandbox:
@@ -69,9 +61,22 @@ class RunningSandbox:
 def start_sandbox(
     config: SandboxConfig, *, trust_list_path: Path | None = None, host: str = "127.0.0.1", port: int = 0
 ) -> RunningSandbox:
-    """Prepare the database, start uvicorn in a daemon thread and wait until it accepts connections."""
+    """Prepare the database, write the trust list of this server's facility keys (by default beside the database),
+    start uvicorn in a daemon thread and wait until it is ready: accepting connections, with the matching engine
+    loaded from the index stored beside the database or built (and that index stored for the next start).
+
+    Besides `create_app`'s errors, raises `NotATrustListError` when `trust_list_path` holds something else."""
+    trust = trust_list_path or config.db_path.with_name(f"{config.db_path.stem}-trust.json")
+    check_trust_list_target(trust)  # before the database is prepared, which may take long
     app = create_app(config)
     state: SandboxState = app.state.sandbox
+    try:
+        write_trust_list(trust, state.keys)
+    except BaseException:
+        if state.matching is not None:
+            state.matching.close()
+        state.store.close()
+        raise
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without it every
     # response waits ~40 ms for a delayed ACK (Nagle) between its header and body writes.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -88,9 +93,28 @@ def start_sandbox(
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
+            if state.matching is not None:
+                state.matching.close()
             state.store.close()
             raise SandboxStartError("the sandbox server did not start")
         time.sleep(0.01)
-    trust = trust_list_path or config.db_path.with_name(f"{config.db_path.stem}-trust.json")
-    write_trust_list(trust, config.seed)
-    return RunningSandbox(server, thread, state, chosen, trust)
+    running = RunningSandbox(server, thread, state, chosen, trust)
+    try:
+        _wait_until_ready(running, thread)
+    except BaseException:
+        running.stop()
+        raise
+    return running
+
+
+def _wait_until_ready(running: RunningSandbox, thread: threading.Thread) -> None:
+    """Ready means every operation at full quality: the matching engine loaded or built (or its failure logged and
+    `$match` withdrawn). Until then the server answers 503 (`readiness`); a million people build in a minute or two
+    the first time, and load in seconds from the stored index after that."""
+    matching = running.state.matching
+    if matching is None:
+        return
+    while not matching.ready:
+        if not thread.is_alive():
+            raise SandboxStartError("the sandbox server stopped while the matching engine was being prepared")
+        matching.wait_ready(0.05)

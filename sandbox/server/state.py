@@ -1,4 +1,4 @@
-"""What one running sandbox knows, and the operations its routes share: documents, events, consent and audit.
+"""What one running sandbox knows, and the operations its routes share: documents, events and consent.
 
 Documents are made and signed the first time someone asks for them and stored from then on, so what is served
 again is byte for byte what was signed (and a stored document changed behind the server's back fails
@@ -9,31 +9,44 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import uuid
 from typing import Any
 
 import orjson
 
 from lookup.fhir.documents import LOINC
-from lookup.service.audit import AUDIT_EVENT_TYPE_SYSTEM, BREAK_GLASS, PURPOSE_SYSTEM, RESTFUL_INTERACTION_SYSTEM
 from lookup.trust.signatures import sign_document
 from sandbox.server.auth import Authority
 from sandbox.server.config import SandboxConfig
+from sandbox.server.facility_keys import FacilityKeys
 from sandbox.server.matcher import Matching
 from sandbox.server.storage import Store, StoredPatient
 from sandbox.synthetic import clinical
 from sandbox.synthetic.documents import appointment_resource, person_documents, service_request_resource
-from sandbox.synthetic.facilities import FACILITIES_BY_CODE, facility_key
+from sandbox.synthetic.facilities import FACILITIES_BY_CODE
 
 Json = dict[str, Any]
 
 
 class SandboxState:
-    """The store, the clients, the matcher and the date documents are anchored to."""
+    """The store, the clients, the matcher, the facilities' signing keys and the date documents are anchored to."""
 
-    def __init__(self, config: SandboxConfig, store: Store, authority: Authority, matching: Matching | None) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig,
+        store: Store,
+        authority: Authority,
+        matching: Matching | None,
+        keys: FacilityKeys,
+    ) -> None:
         self.config = config
         self.store = store
+        self.keys = keys
+        signed_by = keys.fingerprint()
+        if store.meta("signed_by") != signed_by:
+            # Stored documents were signed with other keys (made before these, or the key file was replaced):
+            # they would no longer verify, so they are made again with these.
+            store.forget_documents()
+            store.set_meta("signed_by", signed_by)
         self.authority = authority
         self.matching = matching
         anchor = store.meta("anchor")
@@ -65,9 +78,8 @@ class SandboxState:
         code = document["entry"][0]["resource"]["custodian"]["identifier"]["value"]
         facility = FACILITIES_BY_CODE[code]
         when = dt.datetime.fromisoformat(document["timestamp"])
-        return sign_document(
-            document, facility_key(code, self.config.seed), facility.kid, facility=facility.display, when=when
-        )
+        key, kid = self.keys.signing_key(code), self.keys.kid(code)
+        return sign_document(document, key, kid, facility=facility.display, when=when)
 
     # -- appointments and referrals ---------------------------------------------------------------------------
     def _plan(self, patient: StoredPatient) -> clinical.Events | None:
@@ -89,7 +101,7 @@ class SandboxState:
     def day_offset(self, day: dt.date) -> int:
         return (day - self.today).days
 
-    # -- consent and audit ------------------------------------------------------------------------------------
+    # -- consent (the audit trail is `sandbox.server.audit`'s) ------------------------------------------------
     def consent(self, patient: StoredPatient) -> Json:
         return {
             "resourceType": "Consent",
@@ -104,31 +116,3 @@ class SandboxState:
             "policyRule": {"text": "Chia sẻ dữ liệu sức khỏe qua VNeID"},
             "provision": {"type": "permit" if patient.consent else "deny"},
         }
-
-    def record_release(self, client_id: str, patient_id: str, purpose: str, reason: str | None, what: str) -> str:
-        """Record a server-side AuditEvent for a released summary; break-glass is flagged in purposeOfEvent."""
-        event_id = str(uuid.uuid4())
-        recorded = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-        event: Json = {
-            "resourceType": "AuditEvent",
-            "id": event_id,
-            "type": {"system": AUDIT_EVENT_TYPE_SYSTEM, "code": "rest"},
-            "subtype": [{"system": RESTFUL_INTERACTION_SYSTEM, "code": "read", "display": what}],
-            "action": "R",
-            "recorded": recorded,
-            "outcome": "0",
-            "purposeOfEvent": [{"coding": [{"system": PURPOSE_SYSTEM, "code": purpose}]}],
-            "agent": [
-                {
-                    "who": {"display": client_id},
-                    "requestor": True,
-                    "purposeOfUse": [{"coding": [{"system": PURPOSE_SYSTEM, "code": purpose}]}],
-                }
-            ],
-            "source": {"observer": {"display": "kiosk sandbox coordination server"}},
-            "entity": [{"what": {"reference": f"Patient/{patient_id}"}}],
-        }
-        if purpose == BREAK_GLASS:
-            event["entity"][0]["detail"] = [{"type": "break-glass-reason", "valueString": reason or ""}]
-        self.store.put_audit(event_id, patient_id, recorded, orjson.dumps(event))
-        return event_id

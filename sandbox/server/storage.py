@@ -7,22 +7,30 @@ short indexed lookup, and SQLite serialises writers anyway.
 
 Tables: `patients` (one row per Patient; `synthetic_index` links a generated person to the seed), `identifiers`
 (system, value -> patient), `appointments` and `service_requests` (searchable across people, so made while
-loading), `documents` (signed document Bundles, made on first request), `audit_events`, `meta`.
+loading), `documents` (signed document Bundles, made on first request), `audit_events`, `meta`. The header's
+`application_id` marks the file as a sandbox database, and a `Store` opens nothing else.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 
 SCHEMA_VERSION: Final = 3
+APPLICATION_ID: Final = 0x4B534258
+"""SQLite's `application_id` header field of every sandbox database ("KSBX"): what tells it from other SQLite files,
+such as a kiosk's offline cache, before anything is written to them."""
+_SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,10 +85,76 @@ class StoredPatient:
     resource: dict[str, Any]
 
 
+class NotASandboxDatabaseError(ValueError):
+    """The file is not a sandbox database (another program's SQLite file, a text file...); it is left untouched."""
+
+
+def check_sandbox_database(path: Path) -> None:
+    """Raise `NotASandboxDatabaseError` unless `path` is missing, empty, or a sandbox database.
+
+    Reads the file only: a sandbox database carries `APPLICATION_ID` in its header; one made before that mark is
+    recognised by its tables, all of them the sandbox's own."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise NotASandboxDatabaseError(f"{path}: cannot check what the file holds ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise NotASandboxDatabaseError(f"{path}: is not a file, so not a sandbox database")
+    if info.st_size == 0:
+        return
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(100)
+    except OSError as exc:
+        raise NotASandboxDatabaseError(f"{path}: cannot check what the file holds ({exc.strerror})") from None
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        raise NotASandboxDatabaseError(f"{path}: is not a sandbox database (not an SQLite file); it was left untouched")
+    application = int.from_bytes(header[68:72], "big")
+    if application == APPLICATION_ID:
+        return
+    if application == 0:
+        tables = _tables_of(path)
+        if tables and "patients" in tables and tables <= _sandbox_tables():
+            return
+    raise NotASandboxDatabaseError(
+        f"{path}: is not a sandbox database (an SQLite file of another program); it was left untouched"
+    )
+
+
+def _tables_of(path: Path) -> set[str] | None:
+    """The tables of an SQLite file, read without locking or writing anything (`immutable`), or None."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return {str(r[0]) for r in rows if not str(r[0]).startswith("sqlite_")}
+
+
+@lru_cache(maxsize=1)
+def _sandbox_tables() -> frozenset[str]:
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(_SCHEMA)
+        return frozenset(str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    finally:
+        conn.close()
+
+
 class Store:
-    """The database of one sandbox. Thread-safe: one connection behind a lock."""
+    """The database of one sandbox. Thread-safe: one connection behind a lock.
+
+    Opening refuses a file that is not a sandbox database (`NotASandboxDatabaseError`) before touching it."""
 
     def __init__(self, path: Path) -> None:
+        check_sandbox_database(path)
         self.path = path
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -94,6 +168,9 @@ class Store:
     # -- set-up and bulk loading ------------------------------------------------------------------------------
     def create_schema(self) -> None:
         with self._lock:
+            # The mark goes first, so a start interrupted half-way still leaves a file recognised as a sandbox's.
+            if self._conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             self._conn.executescript(_SCHEMA)
             self._systems = dict(self._conn.execute("SELECT uri, id FROM systems").fetchall())
 
@@ -239,6 +316,34 @@ class Store:
     def count_patients(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM patients").fetchone()[0])
+
+    def patients_fingerprint(self, samples: int = 4096) -> str:
+        """A digest of the Patients that changes when people are added, removed or rewritten, read in well under a
+        second at a million people: their count, rid range and total resource size, the population and import
+        marks, and the whole rows of `samples` people spread evenly over the rids (every row of a small database).
+        """
+        with self._lock:
+            count, low, high, size = self._conn.execute(
+                "SELECT COUNT(*), MIN(rid), MAX(rid), TOTAL(LENGTH(json)) FROM patients"
+            ).fetchone()
+            marks = self._conn.execute(
+                "SELECT key, value FROM meta WHERE key = 'population' OR key LIKE 'import:%' ORDER BY key"
+            ).fetchall()
+        digest = hashlib.sha256(repr((SCHEMA_VERSION, count, low, high, size, marks)).encode("utf-8"))
+        if count:
+            step = max(1, (int(high) - int(low)) // max(samples, 1))
+            rids = [*range(int(low), int(high), step), int(high)]
+            for start in range(0, len(rids), 500):
+                chunk = rids[start : start + 500]
+                with self._lock:
+                    rows = self._conn.execute(
+                        f"SELECT rid, id, json FROM patients WHERE rid IN ({','.join('?' * len(chunk))}) ORDER BY rid",
+                        chunk,
+                    ).fetchall()
+                for rid, patient_id, data in rows:
+                    digest.update(f"{rid}|{patient_id}|{len(data)}|".encode())
+                    digest.update(data)
+        return digest.hexdigest()
 
     # -- appointments and referrals ---------------------------------------------------------------------------
     def appointments_of(self, rid: int, day_from: int | None, day_to: int | None) -> list[tuple[str, int, str, int]]:

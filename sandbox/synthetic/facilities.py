@@ -1,21 +1,14 @@
-"""The synthetic health facilities that sign documents, each with a deterministic ES256 key.
+"""The synthetic health facilities that sign documents.
 
 Two central hospitals (Bạch Mai in the north, Chợ Rẫy in the south), provincial hospitals and district health
-centres. Keys are derived from the seed and the facility code, so one seed always yields one trust list; the trust
-list (`jwks`) carries public keys only, each with `facility_code` and `facility_name`.
+centres. Who they are follows from the code; their signing keys do not come from the seed but are made at random by
+each sandbox (`sandbox.server.facility_keys`), so knowing the seed forges nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Final, Literal
-
-from cryptography.hazmat.primitives.asymmetric import ec
-from joserfc.jwk import ECKey
-
-_P256_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+from typing import Final, Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +20,6 @@ class Facility:
     level: Literal["central", "provincial", "district"]
     province_code: str
     """Current (34-unit) province code."""
-
-    @property
-    def kid(self) -> str:
-        return f"facility-{self.code}"
 
     @property
     def display(self) -> str:
@@ -64,23 +53,3 @@ def local_facilities(province_code: str) -> list[Facility]:
     """Facilities in the province, else the central hospital of its half of the country."""
     local = [f for f in FACILITIES if f.province_code == province_code]
     return local or [central_for(province_code)]
-
-
-@lru_cache(maxsize=256)
-def facility_key(code: str, seed: int) -> ECKey:
-    """The facility's private signing key, the same for the same seed."""
-    digest = hashlib.sha256(f"sandbox-facility-key:{seed}:{code}".encode()).digest()
-    scalar = int.from_bytes(digest, "big") % (_P256_ORDER - 1) + 1
-    return ECKey.import_key(ec.derive_private_key(scalar, ec.SECP256R1()))
-
-
-def jwks(seed: int) -> dict[str, Any]:
-    """The trust list of every facility: public keys only."""
-    keys = []
-    for facility in FACILITIES:
-        public = facility_key(facility.code, seed).as_dict(private=False)
-        public.update(
-            kid=facility.kid, use="sig", alg="ES256", facility_code=facility.code, facility_name=facility.name
-        )
-        keys.append(public)
-    return {"keys": keys}

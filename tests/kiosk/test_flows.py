@@ -144,6 +144,20 @@ async def test_break_glass_needs_a_reason(server: RunningSandbox, tmp_path: Path
         await wait_until(pilot, lambda: isinstance(app.screen, WaitingScreen))
 
 
+async def test_a_reason_the_server_refuses_is_shown_in_its_words(server: RunningSandbox, tmp_path: Path) -> None:
+    person = with_records(POPULATION, consented=False)[2]
+    app = app_for(server, Mode.ER, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        wedge_scan(app, cccd_qr_text(person))
+        await wait_until(pilot, lambda: isinstance(app.screen, BreakGlassDialog))
+        first = app.screen
+        await pilot.press(*"........", "enter")  # long enough for the dialog, but no reason to the server
+        await wait_until(pilot, lambda: isinstance(app.screen, BreakGlassDialog) and app.screen is not first)
+        shown = str(app.screen.query_one("#reason-error", Static).content)
+        assert "Máy chủ không nhận lý do này" in shown and "letters or digits" in shown
+        assert "Traceback" not in screen_text(app)
+
+
 async def test_offline_answers_from_the_cache_with_its_age(tmp_path: Path) -> None:
     person = with_records(120)[0]
     with sandbox(120) as running:

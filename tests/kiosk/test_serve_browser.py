@@ -128,7 +128,7 @@ def test_served_app_shows_the_scanned_patient(served: str) -> None:
             page.locator(".xterm-helper-textarea").focus()
             page.keyboard.type(cccd_qr_text(person))
             page.keyboard.press("Enter")
-            assert _wait_for_output(page, frames, person.full_name, 20), "the patient's name never came back"
+            assert _wait_for_output(page, frames, person.full_name, 45), "the patient's name never came back"
             assert "Traceback" not in _terminal_output(frames)
         finally:
             browser.close()

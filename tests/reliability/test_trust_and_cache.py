@@ -23,16 +23,16 @@ from lookup.service.lookup_service import LookupService
 from lookup.service.results import LookupStep
 from lookup.trust.trust_list import TrustList
 from offline_cache import DB_NAME, CacheCorruptError, OfflineCache
+from sandbox.server.facility_keys import FacilityKeys
 from sandbox.server.runner import RunningSandbox
 from sandbox.synthetic.cards import cccd_qr_text
-from sandbox.synthetic.facilities import jwks
 from tests.reliability.conftest import KioskFactory, consenting_people, run_cli, stored_kiosk_audits
 from tests.reliability.proxy import Fault, FaultPlan, FaultProxy
 
 
 def _foreign_trust_list() -> TrustList:
-    """Keys of other facilities (another seed, other key ids): none signed the sandbox's documents."""
-    keys = jwks(seed=424242)["keys"]
+    """Keys of other facilities (other keys, other key ids): none signed the sandbox's documents."""
+    keys = FacilityKeys.generate().trust_list()["keys"]
     for key in keys:
         key["kid"] = f"elsewhere-{key['kid']}"
     return TrustList.from_jwks({"keys": keys})
@@ -110,11 +110,12 @@ async def test_a_full_disk_while_caching_still_shows_the_outcome_and_loses_no_au
 
 
 def _audited_patients(sandbox: RunningSandbox) -> set[str]:
-    events, _ = sandbox.state.store.audits_of(None, 1000, 0)
+    """The patients the kiosks' own trails name (the server tags them apart from the events it writes itself)."""
+    events, _ = sandbox.state.store.audits_of(None, 10_000, 0)
     found: set[str] = set()
     for event in events:
-        observer = str(event.get("source", {}).get("observer", {}).get("display", ""))
-        if observer.startswith("kiosk"):
+        origins = {str(tag.get("code")) for tag in event.get("meta", {}).get("tag", [])}
+        if "client-trail" in origins:
             for entity in event.get("entity") or []:
                 found.add(str(entity["what"]["reference"]).removeprefix("Patient/"))
     return found

@@ -50,6 +50,18 @@ def lobby(sandbox: RunningSandbox) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def reception(sandbox: RunningSandbox) -> Iterator[httpx.Client]:
+    with client_for(sandbox, "demo-reception") as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def admin(sandbox: RunningSandbox) -> Iterator[httpx.Client]:
+    with client_for(sandbox, "demo-admin") as client:
+        yield client
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Generated databases are cached per machine; tests keep theirs apart."""

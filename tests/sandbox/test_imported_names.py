@@ -38,8 +38,7 @@ def test_search_and_match_read_the_official_name_not_the_nickname(tmp_path: Path
         assert "nick-1" in _ids(er.get("Patient", params={"family": "hoang", "given": "thi xuan", **born}).json())
         assert "nick-1" not in _ids(er.get("Patient", params={"given": "Bống", **born}).json())
 
-        assert sandbox.state.matching is not None
-        sandbox.state.matching.wait_ready(60)
+        assert sandbox.state.matching is not None and sandbox.state.matching.engine_ready
         query = {key: NICKNAMED[key] for key in ("resourceType", "name", "gender", "birthDate")}
         body = {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": query}]}
         matched = er.post("Patient/$match", json=body).json()

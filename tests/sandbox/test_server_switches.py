@@ -79,7 +79,8 @@ def test_command_line_writes_the_trust_list_and_serves(tmp_path: Path) -> None:
     try:
         assert process.stdout is not None
         facts = json.loads(process.stdout.readline())
-        assert facts["patients"] == 100 and facts["demo_clients"] == ["demo-er", "demo-lobby", "demo-reception"]
+        assert facts["patients"] == 100
+        assert facts["demo_clients"] == ["demo-admin", "demo-er", "demo-lobby", "demo-reception"]
         keys = TrustList.load(trust)
         assert len(keys.facility_keys()) >= 10
         assert all("d" not in json.loads(trust.read_text())["keys"][i] for i in range(len(keys)))
@@ -101,3 +102,23 @@ def test_command_line_refuses_a_busy_port(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "cannot listen" in json.loads(done.stdout)["error"]
     assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_command_line_replaces_an_earlier_trust_list(tmp_path: Path) -> None:
+    trust = tmp_path / "trust.json"
+    with start_sandbox(SandboxConfig(db_path=tmp_path / "old.sqlite", population=20), trust_list_path=trust):
+        old = TrustList.load(trust)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.cli", "sandbox", "--port", "0", "--db", str(tmp_path / "new.sqlite"),
+         "--synthetic", "20", "--trust-list-out", str(trust), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        assert json.loads(process.stdout.readline())["trust_list"] == str(trust)
+        new = TrustList.load(trust)
+        # Another database, other keys: the earlier list was replaced, not kept.
+        assert {k.kid for k in new.facility_keys()}.isdisjoint({k.kid for k in old.facility_keys()})
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
