@@ -37,6 +37,7 @@ from benchmarks.report import Figure, Size
 from benchmarks.shared import shared_sandbox_db, shared_sandbox_process
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind
 from sandbox.synthetic.population import generate_people
+from testkit.server import authorised_client
 
 NAME = "abuse"
 SEED: Final = 1
@@ -64,14 +65,7 @@ PLANS: Final = {Size.FULL: Plan(1_000_000, 20, 5.0, 15.0), Size.SMOKE: Plan(5_00
 
 def _client(base_url: str, client_id: str) -> httpx.Client:
     transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-    client = httpx.Client(base_url=base_url + "/", timeout=30, transport=transport)
-    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_id}
-    answer = client.post("auth/token", data=form)
-    if answer.status_code != 200:
-        client.close()
-        raise RuntimeError(f"no token for {client_id}: {answer.status_code}")
-    client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
-    return client
+    return authorised_client(base_url, client_id, transport=transport)
 
 
 def _looker(

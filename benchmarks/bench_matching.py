@@ -26,6 +26,7 @@ from lookup.domain.text import fold
 from lookup.matching import MatchEngine
 from sandbox.synthetic.population import SyntheticPerson, generate_people
 from testkit.queries import OUTSIDERS, Query, corrupt, make_queries, pick_kind
+from testkit.server import authorised_client
 
 SEED = 20250701
 
@@ -164,7 +165,6 @@ def febrl_figure() -> Figure:
 
 def loopback_figure(population: int, count: int) -> Figure:
     """p95 of `Patient/$match` over loopback against the sandbox (in its own process, engine built first)."""
-    import httpx
 
     from benchmarks.shared import sandbox_process, shared_sandbox_db
     from lookup.fhir.bundles import match_entries
@@ -177,27 +177,26 @@ def loopback_figure(population: int, count: int) -> Figure:
     queries = [corrupt(p, pick_kind(p, rng), rng) for p in people]
     timings: list[float] = []
     hits = 0
-    with sandbox_process(shared_sandbox_db(population, seed), population, seed) as sandbox:
-        form = {"grant_type": "client_credentials", "client_id": "demo-er", "client_secret": "demo-er"}
-        with httpx.Client(base_url=sandbox.base_url + "/", timeout=30) as client:
-            token = client.post("auth/token", data=form).json()["access_token"]
-            client.headers["Authorization"] = f"Bearer {token}"
-            for person, query in zip(people, queries, strict=True):
-                body = {
-                    "resourceType": "Parameters",
-                    "parameter": [
-                        {"name": "resource", "resource": patient_resource(query)},
-                        {"name": "count", "valueInteger": 5},
-                    ],
-                }
-                started = time.perf_counter()
-                response = client.post("Patient/$match", json=body)
-                timings.append(time.perf_counter() - started)
-                entries = match_entries(response.json()) if response.status_code == 200 else []
-                hits += bool(entries) and entries[0][0].get("id") == person.patient_id
+    with (
+        sandbox_process(shared_sandbox_db(population, seed), population, seed) as sandbox,
+        authorised_client(sandbox.base_url, "demo-er") as client,
+    ):
+        for person, query in zip(people, queries, strict=True):
+            body = {
+                "resourceType": "Parameters",
+                "parameter": [
+                    {"name": "resource", "resource": patient_resource(query)},
+                    {"name": "count", "valueInteger": 5},
+                ],
+            }
+            started = time.perf_counter()
+            response = client.post("Patient/$match", json=body)
+            timings.append(time.perf_counter() - started)
+            entries = match_entries(response.json()) if response.status_code == 200 else []
+            hits += bool(entries) and entries[0][0].get("id") == person.patient_id
     return Figure(benchmark="matching", name=f"p95 of $match over loopback ({population:,} people)",
-                  value=float(np.percentile(timings, 95)) * 1000, unit="ms", floor=30.0,
-                  note=f"{count} corrupted queries, top-1 {hits}/{count}, sandbox in its own process")  # fmt: skip
+              value=float(np.percentile(timings, 95)) * 1000, unit="ms", floor=30.0,
+              note=f"{count} corrupted queries, top-1 {hits}/{count}, sandbox in its own process")  # fmt: skip
 
 
 def run(size: Size) -> list[Figure]:

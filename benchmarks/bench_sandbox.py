@@ -26,6 +26,7 @@ from sandbox.server.config import SandboxConfig
 from sandbox.server.loader import build_database
 from sandbox.server.runner import start_sandbox
 from sandbox.synthetic.population import generate_people
+from testkit.server import authorised_client
 
 NAME = "sandbox"
 SEED = 1
@@ -57,11 +58,8 @@ def _identifier_search(directory: Path, path: Path, population: int, requests: i
     numbers = [p.cccd for p in generate_people(population, SEED) if p.index in wanted]
     rng.shuffle(numbers)
     with start_sandbox(config, trust_list_path=directory / "trust.json") as sandbox:
-        form = {"grant_type": "client_credentials", "client_id": "demo-er", "client_secret": "demo-er"}
         transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-        with httpx.Client(base_url=sandbox.base_url + "/", timeout=30, transport=transport) as client:
-            access = client.post("auth/token", data=form).json()["access_token"]
-            client.headers["Authorization"] = f"Bearer {access}"
+        with authorised_client(sandbox.base_url, "demo-er", transport=transport) as client:
             for number in numbers[:20]:  # warm the connection and the page cache
                 client.get("Patient", params={"identifier": f"{CCCD_SYSTEM}|{number}"})
             timings = []
@@ -132,13 +130,10 @@ def _ready_over(directory: Path, path: Path, population: int, size: Size) -> lis
             if sandbox.state.matching is None:
                 raise RuntimeError("the sandbox started without $match")
             how[start] = sandbox.state.matching.prepared_by
-            form = {"grant_type": "client_credentials", "client_id": "demo-er", "client_secret": "demo-er"}
-            with httpx.Client(base_url=sandbox.base_url + "/", timeout=30) as client:
+            with authorised_client(sandbox.base_url, "demo-er") as client:
                 operations = client.get("metadata").json()["rest"][0].get("operation", [])
                 if not any(o["name"] == "match" for o in operations):
                     raise RuntimeError("the sandbox said ready without offering $match")
-                access = client.post("auth/token", data=form).json()["access_token"]
-                client.headers["Authorization"] = f"Bearer {access}"
                 answers[start] = [
                     [
                         (e["resource"]["id"], e["search"]["score"], e["search"]["extension"][0]["valueCode"])

@@ -67,9 +67,13 @@ class VisitScreen(KioskScreen):
             yield Static(t("visit.appointments"), classes="section-title")
             yield Vertical(*self._appointment_rows(), id="appointments")
             summary = self.outcome.summary
-            if not self.context.lobby and summary is not None:
+            if not self.context.lobby:
                 title = self.context.t("summary.referrals")
-                yield SectionList(self.context, [Section(title, referral_rows(summary.referrals))])
+                if summary is not None:
+                    yield SectionList(self.context, [Section(title, referral_rows(summary.referrals))])
+                else:
+                    yield Static(title, classes="section-title")
+                    yield Static(t("visit.referrals-unavailable"), classes="explain", id="referrals-unavailable")
         with Horizontal(classes="actions"):
             yield Button(t("action.done"), id="done", variant="primary")
 

@@ -323,12 +323,12 @@ class LookupService:
         if self.config.mode == "reception":
             try:
                 referrals = await self.fetch.referrals_of(patient.id, self.config.facility_code)
+                summary = summarize(patient, [], referrals)
             except FhirError as exc:
                 if exc.offline:
                     raise
+                # No summary rather than an empty one: the screen says the referrals could not be read, never "none".
                 log.info("referrals not shown (%s)", exc.kind)
-                referrals = []
-            summary = summarize(patient, [], referrals)
         self.store.save_identity(patient)
         self.writer.audit(action, "success", patient.id)
         return LookupOutcome(status=LookupStatus.FOUND, patient=patient, summary=summary)

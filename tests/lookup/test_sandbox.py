@@ -202,3 +202,21 @@ async def test_prefetch_fills_the_cache_for_referred_patients(
         await offline.aclose()
     assert outcome.source is LookupSource.CACHE and outcome.patient is not None
     assert outcome.patient.id == referred
+
+
+async def test_reception_that_cannot_read_referrals_is_told_so_not_shown_none(
+    sandboxes: tuple[RunningSandbox, RunningSandbox], people: list[SyntheticPerson]
+) -> None:
+    # demo-reception works for facility 01929; a kiosk set up for another facility is refused its referrals.
+    own = service(sandboxes[0], "demo-reception", mode="reception", facility_code="01929")
+    other = service(sandboxes[0], "demo-reception", mode="reception", facility_code="79033")
+    scan = interpret(cccd_qr_text(people[0]), format="QRCode", decoder="zxing-cpp")
+    try:
+        shown, refused = await own.by_scan(scan), await other.by_scan(scan)
+    finally:
+        await own.aclose()
+        await other.aclose()
+    assert shown.status is refused.status is LookupStatus.FOUND
+    assert shown.summary is not None
+    # An empty referral list would read as "no referrals": the outcome carries no summary at all instead.
+    assert refused.summary is None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sandbox.server.config import SandboxConfig
 from sandbox.server.runner import start_sandbox
-from tests.sandbox.conftest import client_for
+from testkit.server import authorised_client
 
 NICKNAMED = {
     "resourceType": "Patient",
@@ -32,7 +32,7 @@ def test_search_and_match_read_the_official_name_not_the_nickname(tmp_path: Path
     source = tmp_path / "patients.ndjson"
     source.write_text(json.dumps(NICKNAMED, ensure_ascii=False) + "\n", encoding="utf-8")
     config = SandboxConfig(db_path=tmp_path / "names.sqlite", population=200, import_path=source, demo_clients=True)
-    with start_sandbox(config) as sandbox, client_for(sandbox, "demo-er") as er:
+    with start_sandbox(config) as sandbox, authorised_client(sandbox.base_url, "demo-er") as er:
         born = {"birthdate": "1987-03-09"}
         assert "nick-1" in _ids(er.get("Patient", params={"given": "Xuân", **born}).json())
         assert "nick-1" in _ids(er.get("Patient", params={"family": "hoang", "given": "thi xuan", **born}).json())

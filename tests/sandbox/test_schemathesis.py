@@ -12,7 +12,7 @@ from schemathesis.checks import not_a_server_error
 
 from sandbox.server.config import SandboxConfig
 from sandbox.server.runner import RunningSandbox, start_sandbox
-from tests.sandbox.conftest import token
+from testkit.server import bearer_token
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def api_schema(fuzzed: RunningSandbox) -> schemathesis.BaseSchema:
 
 @pytest.fixture(scope="module")
 def bearer(fuzzed: RunningSandbox) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(fuzzed, 'demo-er')}"}
+    return {"Authorization": f"Bearer {bearer_token(fuzzed.base_url, 'demo-er')}"}
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

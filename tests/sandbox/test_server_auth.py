@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from sandbox.server.runner import RunningSandbox
-from tests.sandbox.conftest import token
+from testkit.server import bearer_token
 
 
 def test_token_and_wrong_secret(sandbox: RunningSandbox) -> None:
@@ -62,6 +62,6 @@ def test_lobby_may_identify_and_read_appointments(
     assert found.status_code == 200 and found.json()["entry"][0]["resource"]["id"] == "p1"
     assert lobby.get("Patient/p1").status_code == 403  # by id, the register could be walked through
     assert lobby.get("Appointment", params={"patient": "Patient/p1"}).status_code == 200
-    narrowed = token(sandbox, "demo-er", scope="system/Patient.read")
+    narrowed = bearer_token(sandbox.base_url, "demo-er", scope="system/Patient.read")
     refused = httpx.get(f"{sandbox.base_url}/Patient/p1/$summary", headers={"Authorization": f"Bearer {narrowed}"})
     assert refused.status_code == 403

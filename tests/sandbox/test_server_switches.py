@@ -15,7 +15,7 @@ from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind
 from lookup.trust.trust_list import TrustList
 from sandbox.server.config import SandboxConfig
 from sandbox.server.runner import start_sandbox
-from tests.sandbox.conftest import client_for
+from testkit.server import authorised_client
 
 CCCD_SYSTEM = DEFAULT_TABLE.system(IdentifierKind.CCCD)
 IMPORTED = [
@@ -43,7 +43,7 @@ def test_switched_off_operations_and_import(tmp_path: Path) -> None:
         supports_match=False,
         supports_summary=False,
     )
-    with start_sandbox(config) as sandbox, client_for(sandbox, "demo-er") as er:
+    with start_sandbox(config) as sandbox, authorised_client(sandbox.base_url, "demo-er") as er:
         capability = httpx.get(f"{sandbox.base_url}/metadata").json()
         assert capability["rest"][0]["operation"] == []
         assert "operation" not in capability["rest"][0]["resource"][0]
@@ -58,7 +58,7 @@ def test_switched_off_operations_and_import(tmp_path: Path) -> None:
         by_year = er.get("Patient", params={"given": "tam", "birthdate": "1961"}).json()
         assert any(e["resource"]["name"][0]["family"] == "Lê" for e in by_year["entry"])
         assert er.get("Patient", params={"_count": "1"}).json()["total"] == 202
-    with start_sandbox(config) as again, client_for(again, "demo-er") as er:
+    with start_sandbox(config) as again, authorised_client(again.base_url, "demo-er") as er:
         assert er.get("Patient", params={"_count": "1"}).json()["total"] == 202  # restarted: nothing loaded twice
 
 

@@ -20,6 +20,7 @@ from sandbox.server.config import SandboxConfig
 from sandbox.server.runner import RunningSandbox, start_sandbox
 from sandbox.synthetic.clinical import AppointmentPlan, ReferralPlan, events, has_consent, has_documents
 from sandbox.synthetic.population import SyntheticPerson, generate_people
+from testkit.server import authorised_client, request_token
 
 POPULATION = 1200
 SEED = 7
@@ -86,18 +87,16 @@ def world(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Runni
 
 
 def token_response(sandbox: RunningSandbox, client: str, staff: str | None = None, pin: str | None = None) -> Any:
-    form = {"grant_type": "client_credentials", "client_id": client, "client_secret": client}
-    if staff is not None:
-        form |= {"staff_id": staff, "staff_pin": STAFF_PINS[staff] if pin is None else pin}
-    return httpx.post(f"{sandbox.base_url}/auth/token", data=form, timeout=30)
+    if staff is None:
+        return request_token(sandbox.base_url, client)
+    return request_token(sandbox.base_url, client, staff_id=staff, staff_pin=STAFF_PINS[staff] if pin is None else pin)
 
 
 def client_for(sandbox: RunningSandbox, client: str, staff: str | None = None) -> httpx.Client:
     """An HTTP client with a bearer token of `client` (signed in as `staff` when given)."""
-    answer = token_response(sandbox, client, staff)
-    assert answer.status_code == 200, answer.text
-    headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
-    return httpx.Client(base_url=sandbox.base_url + "/", headers=headers, timeout=30)
+    if staff is None:
+        return authorised_client(sandbox.base_url, client)
+    return authorised_client(sandbox.base_url, client, staff_id=staff, staff_pin=STAFF_PINS[staff])
 
 
 def server_events(sandbox: RunningSandbox, patient_id: str | None = None) -> list[Json]:

@@ -28,6 +28,7 @@ from offline_cache import DB_NAME, OfflineCache
 from sandbox.server.config import SandboxConfig
 from sandbox.server.runner import RunningSandbox, start_sandbox
 from sandbox.synthetic.clinical import has_consent, has_documents
+from testkit.server import bearer_token
 
 ROOT = Path(__file__).resolve().parents[2]
 POPULATION = 200
@@ -52,8 +53,7 @@ def _config(db: Path) -> SandboxConfig:
 
 def _documents(sandbox: RunningSandbox) -> list[dict[str, Any]]:
     """The signed document Bundles of a consenting person, as the ER reads them."""
-    form = {"grant_type": "client_credentials", "client_id": "demo-er", "client_secret": "demo-er"}
-    token = httpx.post(f"{sandbox.base_url}/auth/token", data=form, timeout=30).json()["access_token"]
+    token = bearer_token(sandbox.base_url, "demo-er")
     response = httpx.get(
         f"{sandbox.base_url}/Patient/p{PERSON}/$summary",
         headers={"Authorization": f"Bearer {token}", "X-Purpose-Of-Use": "ETREAT"},

@@ -45,24 +45,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox
         yield running
 
 
-@pytest.fixture(scope="module")
-def lobby(sandbox: RunningSandbox) -> Iterator[httpx.Client]:
-    with client_for(sandbox, "demo-lobby") as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def reception(sandbox: RunningSandbox) -> Iterator[httpx.Client]:
-    with client_for(sandbox, "demo-reception") as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def er(sandbox: RunningSandbox) -> Iterator[httpx.Client]:
-    with client_for(sandbox, "demo-er") as client:
-        yield client
-
-
 def _entries(answer: httpx.Response) -> list[Json]:
     return [e["resource"] for e in answer.json().get("entry") or []]
 

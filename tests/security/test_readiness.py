@@ -33,6 +33,7 @@ from sandbox.server.config import SandboxConfig
 from sandbox.server.runner import RunningSandbox, start_sandbox
 from sandbox.synthetic.population import generate_people
 from testkit.queries import typo
+from testkit.server import bearer_token
 
 POPULATION = 1200
 SEED = 8
@@ -68,11 +69,7 @@ def _config(folder: Path, **switches: Any) -> SandboxConfig:
 
 
 def _token(base_url: str) -> str:
-    form = {"grant_type": "client_credentials", "client_id": "demo-er", "client_secret": "demo-er"}
-    response = httpx.post(f"{base_url}/auth/token", data=form, timeout=30)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
+    return bearer_token(base_url, "demo-er")
 
 
 def _typo_queries() -> list[tuple[str, dict[str, Any]]]:
