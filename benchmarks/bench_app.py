@@ -33,8 +33,10 @@ def _cold_start_seconds(runs: int) -> list[float]:
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     times: list[float] = []
-    with tempfile.TemporaryDirectory() as cache:
-        env["KIOSK_CACHE_DIR"] = cache
+    with tempfile.TemporaryDirectory() as work:
+        # The cache and its key (outside the cache folder) go with the run, not into the user's data folder.
+        env["KIOSK_CACHE_DIR"] = str(Path(work) / "cache")
+        env["KIOSK_CACHE_KEY_FILE"] = str(Path(work) / "cache.key")
         for _ in range(runs):
             started = time.perf_counter()
             process = subprocess.Popen(

@@ -194,7 +194,12 @@ async def _load(
     outboxes: list[RecordingOutbox] = []
     for number in range(plan.kiosks):
         mode = modes[number % len(modes)]
-        cache = OfflineCache.open(work / f"kiosk-{number}", ttl_seconds=3600.0, clinical_allowed=mode != "lobby")
+        cache = OfflineCache.open(
+            work / f"kiosk-{number}",
+            key_file=work / f"kiosk-{number}.key",
+            ttl_seconds=3600.0,
+            clinical_allowed=mode != "lobby",
+        )
         outbox = RecordingOutbox(cache.outbox)
         config = ServerConfig(
             base_url=base_url, client_id=f"demo-{mode}", client_secret=f"demo-{mode}", timeout_s=5.0, mode=mode

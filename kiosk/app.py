@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from time import monotonic
 from typing import TYPE_CHECKING, ClassVar
 
@@ -25,6 +26,8 @@ from kiosk.activity import Clock, LookupActivity, system_clock
 from kiosk.demo_hint import DemoHint
 from kiosk.dialogs.break_glass import BreakGlassDialog
 from kiosk.dialogs.notice import NoticeDialog
+from kiosk.dialogs.staff_pin import StaffPinDialog
+from kiosk.dialogs.unverified_card import UnverifiedCardDialog
 from kiosk.i18n import Translator
 from kiosk.screens.admin import AdminScreen, KeyRows, kiosk_state
 from kiosk.screens.base import KioskScreen
@@ -34,6 +37,7 @@ from kiosk.screens.search import SearchScreen
 from kiosk.screens.waiting import WaitingScreen
 from kiosk.services.ports import CameraHandle, KioskServices
 from kiosk.settings import Settings
+from kiosk.staff_lock import StaffLock
 from kiosk.widgets.context import KioskContext
 from kiosk.widgets.messages import (
     BreakGlassRequested,
@@ -73,7 +77,10 @@ class KioskApp(App[None]):
         Binding("f2", "search", "search", show=False),
         Binding("f3", "toggle_language", "language", show=False, priority=True),
         Binding("f9", "admin", "admin", show=False),
+        Binding("f10", "sign_out", "sign out", show=False, priority=True),
         Binding("ctrl+n", "start_over", "new patient", show=False, priority=True),
+        # Textual's own quit binding, kept but routed through `action_quit`, which asks for the admin PIN when locked.
+        Binding("ctrl+q", "quit", "quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -92,6 +99,7 @@ class KioskApp(App[None]):
         self.activity = LookupActivity(clock)
         self.last_input = monotonic()
         self._hint = hint
+        self.staff_lock = StaffLock(self)
         self._camera: CameraHandle | None = None
         self._keep_candidates = False
         self._consent_patient: str | None = None
@@ -119,6 +127,7 @@ class KioskApp(App[None]):
         self.set_interval(OUTBOX_EVERY_S, self._deliver_outbox, name="outbox-delivery")
         # Started once the first screen is painted, so it does not compete with start-up for the CPU.
         self.set_timer(WARM_UP_AFTER_S, self._start_warm_up, name="warm-up")
+        self.staff_lock.start()
         if self.services.camera is not None:
             self.post_message(CameraStatusChanged("starting"))
             self.run_worker(self._start_camera, name="camera-start", group="camera", thread=True, exit_on_error=False)
@@ -210,7 +219,8 @@ class KioskApp(App[None]):
 
     def _wedge_takes(self, event: events.Key) -> bool:
         """Feed a key to the wedge detector unless a text field has it; True when the detector took the key."""
-        if self._typing_in_field() or isinstance(self.screen, BreakGlassDialog | NoticeDialog):
+        dialogs = BreakGlassDialog | NoticeDialog | UnverifiedCardDialog | StaffPinDialog
+        if self._typing_in_field() or isinstance(self.screen, dialogs):
             return False
         if event.key == "enter":
             # Enter belongs to a burst only while keys are held back; before the first key nothing is.
@@ -254,6 +264,12 @@ class KioskApp(App[None]):
             self.push_screen(SearchScreen(self.context))
 
     def action_admin(self) -> None:
+        if self.staff_lock.locked:
+            self.staff_lock.unlock("admin")
+            return
+        self.open_admin()
+
+    def open_admin(self) -> None:
         if not isinstance(self.screen, AdminScreen):
             self.push_screen(AdminScreen(self.context, self._admin_rows, self.activity.per_hour))
 
@@ -274,6 +290,30 @@ class KioskApp(App[None]):
         waiting = self._waiting_screen()
         waiting.set_notice("")
         waiting.progress.clear()
+        self.staff_lock.ask()
+
+    async def action_quit(self) -> None:
+        """Quit (Ctrl+Q, or anything else that asks for it): only with the admin PIN where the kiosk is locked."""
+        if self.staff_lock.locked:
+            self.staff_lock.unlock("quit")
+            return
+        self.exit()
+
+    def action_help_quit(self) -> None:
+        # Textual tells whoever presses Ctrl+C which key quits: not where quitting is locked.
+        if not self.staff_lock.locked:
+            super().action_help_quit()
+
+    def action_sign_out(self) -> None:
+        self.staff_lock.sign_out()
+
+    @on(StaffPinDialog.Submitted)
+    def _staff_pin(self, message: StaffPinDialog.Submitted) -> None:
+        self.staff_lock.submitted(message)
+
+    @property
+    def demo_hint(self) -> DemoHint | None:
+        return self._hint
 
     async def action_toggle_language(self) -> None:
         self.t.toggle()
@@ -295,14 +335,27 @@ class KioskApp(App[None]):
     @on(ScanUnreadable)
     def _scan_unreadable(self, message: ScanUnreadable) -> None:
         self._waiting_screen().set_notice(self.t(message.reason))
-        self.notify(self.t(message.reason), severity="warning", timeout=4)
+        self.notify(self.t(message.reason), severity="warning", timeout=4, markup=False)
 
     @on(ScanReceived)
     def _scan_received(self, message: ScanReceived) -> None:
         for warning in message.scan.warnings:
-            self.notify(warning, severity="warning", timeout=6)
+            self.notify(warning, severity="warning", timeout=6, markup=False)
         self._keep_candidates = False
         scan = message.scan
+        if scan.unverified:
+            # A card whose signature does not hold names whoever made it: nobody is looked up unread.
+            if self.context.lobby:
+                self._notice("lobby.ask-reception.title", "card.lobby")
+            else:
+                dialog = UnverifiedCardDialog(self.t, scan.signature.status.value, scan.signature.reason)
+                self.push_screen(dialog, partial(self._look_up_scan, scan))
+            return
+        self._look_up_scan(scan)
+
+    def _look_up_scan(self, scan: ScanResult, go: bool | None = True) -> None:
+        if not go:
+            return
         self._start_lookup("lookup-scan", lambda progress: self.services.lookup.get().by_scan(scan, progress=progress))
 
     @on(SearchRequested)
@@ -333,6 +386,8 @@ class KioskApp(App[None]):
     # -- the lookup worker --------------------------------------------------------------------------------------
 
     def _start_lookup(self, name: str, call: Callable[[Progress], Awaitable[LookupOutcome]]) -> None:
+        if self.staff_lock.blocks_lookup():
+            return
         self._generation += 1
         self._screen_progress().begin()
         self.run_worker(
@@ -367,6 +422,8 @@ class KioskApp(App[None]):
         if message.generation != self._generation:
             return
         self._screen_progress().clear()
+        if self.staff_lock.missing:
+            return  # the person was signed out while it ran: nothing is shown to whoever stands there now
         self.activity.record()
         self._deliver_outbox()
         step = next_step(self.context, message.outcome, self.services.lookup.get())
@@ -379,7 +436,7 @@ class KioskApp(App[None]):
             refusal = message.outcome.message if attempted == step.patient_id else None
             self.push_screen(BreakGlassDialog(self.t, refusal=refusal), self._break_glass_reason)
         else:
-            self._notice(step.title_key, step.body_key, detail=step.detail)
+            self._notice(step.title_key, step.body_key, detail=step.detail, alert=step.alert)
 
     def _break_glass_reason(self, reason: str | None) -> None:
         if reason and self._consent_patient is not None:
@@ -394,8 +451,8 @@ class KioskApp(App[None]):
         self._waiting_screen().set_notice("")
         self.push_screen(screen)
 
-    def _notice(self, title_key: str, body_key: str, *, detail: str | None = None) -> None:
-        self.push_screen(NoticeDialog(self.t, self.t(title_key), self.t(body_key), detail=detail))
+    def _notice(self, title_key: str, body_key: str, *, detail: str | None = None, alert: bool = False) -> None:
+        self.push_screen(NoticeDialog(self.t, self.t(title_key), self.t(body_key), detail=detail, alert=alert))
 
     # -- camera and admin ---------------------------------------------------------------------------------------
 

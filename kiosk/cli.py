@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from kiosk.output import CommandError, describe_validation_error, emit_error
 
-COMMANDS: tuple[str, ...] = ("demo", "run", "serve", "scan", "lookup", "sandbox", "cache", "doctor")
+COMMANDS: tuple[str, ...] = ("demo", "run", "serve", "scan", "lookup", "sandbox", "cache", "doctor", "staff")
 
 
 def _command_module(name: str) -> ModuleType | None:

@@ -20,3 +20,8 @@ class DemoHint(BaseModel):
     """A name and birth year to try in the manual search form."""
     consent_text: str | None = None
     """A scan of a synthetic patient without consent, to try break-glass."""
+    staff_id: str | None = None
+    staff_pin: str | None = None
+    """A demo staff member of the sandbox and their PIN, shown in the sign-in dialog (demo accounts only)."""
+    admin_pin: str | None = None
+    """The demo's admin PIN (its hash is the demo's `admin_pin_hash`), shown in the dialog that asks for it."""

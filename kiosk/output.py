@@ -1,15 +1,28 @@
-"""How commands print: one JSON object per line with `--json`, plain text otherwise, errors never as tracebacks."""
+"""How commands print: one JSON object per line with `--json`, plain text otherwise, errors never as tracebacks.
+
+Whatever a command prints may hold text from a server or a card, and a terminal obeys what it reads: plain lines go
+through `say`, which removes escape sequences and control characters (`lookup.domain.text.strip_controls`); JSON
+keeps every character but writes controls, C1 and bidirectional characters as `\\u` escapes, so no terminal acts on
+them and a JSON reader still gets the text.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
 
+from lookup import strip_controls
+
 log = logging.getLogger("kiosk")
+
+_RAW_IN_JSON: Final = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u206f\ud800-\udfff]")
+"""What `json.dumps(ensure_ascii=False)` leaves unescaped but a terminal may act on (it escapes C0 itself), and lone
+surrogates, which no UTF-8 stream can even write."""
 
 
 class CommandError(Exception):
@@ -23,8 +36,18 @@ class CommandError(Exception):
 def emit(obj: BaseModel | dict[str, Any]) -> None:
     """Print one JSON object on one line."""
     data = obj.model_dump(mode="json") if isinstance(obj, BaseModel) else obj
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n")
+    line = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    sys.stdout.write(_RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", line) + "\n")
     sys.stdout.flush()
+
+
+def say(text: str = "", *, err: bool = False) -> None:
+    """Print plain text (one or more lines) with nothing a terminal would act on: no escape sequence, no control
+    character, no bidirectional override."""
+    lines = "\n".join(strip_controls(line) for line in text.split("\n"))
+    stream = sys.stderr if err else sys.stdout
+    stream.write(lines + "\n")
+    stream.flush()
 
 
 def emit_error(message: str, *, as_json: bool, code: int = 1) -> int:
@@ -32,7 +55,7 @@ def emit_error(message: str, *, as_json: bool, code: int = 1) -> int:
     if as_json:
         emit({"error": message})
     else:
-        sys.stderr.write(f"kiosk: {message}\n")
+        say(f"kiosk: {message}", err=True)
     return code
 
 

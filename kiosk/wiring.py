@@ -20,7 +20,7 @@ from kiosk.services.ports import KioskServices
 from kiosk.services.scanning import PayloadReader, camera_starter, wedge_detector
 from kiosk.services.trust import TrustFile
 from kiosk.settings import Settings
-from lookup import IdentifierSystems
+from lookup import PLAIN_HTTP_REFUSED, IdentifierSystems, plain_http_off_machine
 
 if TYPE_CHECKING:
     from kiosk.app import KioskApp
@@ -39,12 +39,14 @@ def lookup_service(
     """The lookup service for these settings, on `cache` when one is open; the app and `kiosk lookup` share it."""
     from lookup import LookupService, ServerConfig
 
+    require_encryption(settings)
     config = ServerConfig(
         base_url=str(settings.server),
         client_id=settings.client_id,
         client_secret=settings.client_secret,
         mode=settings.mode.value,
         facility_code=settings.facility_code,
+        allow_insecure_http=settings.insecure_http,
         **({"timeout_s": timeout_s} if timeout_s is not None else {}),
     )
     return LookupService(
@@ -53,7 +55,14 @@ def lookup_service(
         cache=cache.records if cache is not None else None,
         outbox=cache.outbox if cache is not None else None,
         systems=systems,
+        audit_journal=settings.audit_journal_dir,
     )
+
+
+def require_encryption(settings: Settings) -> None:
+    """Refuse plain http to a server off this machine unless the operator allowed it (`KIOSK_INSECURE_HTTP`)."""
+    if settings.server is not None and plain_http_off_machine(str(settings.server)) and not settings.insecure_http:
+        raise CommandError(PLAIN_HTTP_REFUSED)
 
 
 def build_services(settings: Settings) -> KioskServices:
@@ -64,6 +73,7 @@ def build_services(settings: Settings) -> KioskServices:
     """
     if settings.server is None:
         raise CommandError("no server configured: set KIOSK_SERVER to the FHIR base URL")
+    require_encryption(settings)
     trust_file = TrustFile.read(settings.trust_list)
     systems = IdentifierSystems(settings.identifier_systems)
     trust = Lazy(trust_file.trust_list)

@@ -45,6 +45,11 @@ if TYPE_CHECKING:
         SignatureStatus,
         SummaryItem,
     )
+    from lookup.domain.origins import PLAIN_HTTP_ALLOWED, PLAIN_HTTP_REFUSED, is_loopback_host, plain_http_off_machine
+    from lookup.domain.pins import PinAttempts, hash_pin, is_pin_hash, pin_matches
+    from lookup.domain.staff import SignInResult, SignInStatus, StaffMember
+    from lookup.domain.text import strip_controls
+    from lookup.service.binding import WrongPatientError
     from lookup.service.cache_protocol import Outbox, RecordCache
     from lookup.service.lookup_service import LookupService
     from lookup.service.results import CheckInResult, LookupStep, PrefetchResult, Progress, ServiceStatus
@@ -53,6 +58,7 @@ if TYPE_CHECKING:
 
 _MODULE_OF: dict[str, str] = {
     **dict.fromkeys(("DEFAULT_TABLE", "IdentifierKind", "IdentifierSystems"), "lookup.domain.identifiers"),
+    "strip_controls": "lookup.domain.text",
     **dict.fromkeys(
         (
             "Appointment",
@@ -80,7 +86,14 @@ _MODULE_OF: dict[str, str] = {
         ),
         "lookup.domain.model",
     ),
+    **dict.fromkeys(
+        ("PLAIN_HTTP_ALLOWED", "PLAIN_HTTP_REFUSED", "is_loopback_host", "plain_http_off_machine"),
+        "lookup.domain.origins",
+    ),
+    **dict.fromkeys(("PinAttempts", "hash_pin", "is_pin_hash", "pin_matches"), "lookup.domain.pins"),
+    **dict.fromkeys(("SignInResult", "SignInStatus", "StaffMember"), "lookup.domain.staff"),
     **dict.fromkeys(("Outbox", "RecordCache"), "lookup.service.cache_protocol"),
+    "WrongPatientError": "lookup.service.binding",
     "LookupService": "lookup.service.lookup_service",
     **dict.fromkeys(
         ("CheckInResult", "LookupStep", "PrefetchResult", "Progress", "ServiceStatus"), "lookup.service.results"
@@ -91,6 +104,8 @@ _MODULE_OF: dict[str, str] = {
 
 __all__ = [
     "DEFAULT_TABLE",
+    "PLAIN_HTTP_ALLOWED",
+    "PLAIN_HTTP_REFUSED",
     "Appointment",
     "Candidate",
     "CheckInResult",
@@ -111,6 +126,7 @@ __all__ = [
     "Outbox",
     "PatientRecord",
     "PatientSummary",
+    "PinAttempts",
     "PrefetchResult",
     "Progress",
     "Provenance",
@@ -121,12 +137,22 @@ __all__ = [
     "ServerConfig",
     "ServiceStatus",
     "Sex",
+    "SignInResult",
+    "SignInStatus",
     "SignatureCheck",
     "SignatureStatus",
+    "StaffMember",
     "SummaryItem",
     "TrustList",
     "TrustListError",
+    "WrongPatientError",
+    "hash_pin",
+    "is_loopback_host",
+    "is_pin_hash",
+    "pin_matches",
+    "plain_http_off_machine",
     "read_jwks",
+    "strip_controls",
 ]
 
 

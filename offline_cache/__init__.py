@@ -1,10 +1,13 @@
 """The encrypted on-disk store and the outbox. Knows nothing of FHIR or of the other packages.
 
-`OfflineCache.open(directory, key_file=..., ttl_seconds=...)` gives `.records` (a `RecordCache` for `lookup`),
-`.outbox`, `.stats()`, `.purge()` and `.close()`. Threat model: a stolen kiosk disk or a copied cache file. Nothing
-in the file is in clear: records and outbox messages are AES-256-GCM ciphertexts, keys and index keys are HMACs; the
-key file (0600, beside the file by default, or better on a separate volume) or the passphrase is what protects them.
-An attacker with the running kiosk's memory or with the key file reads everything; the time-to-live bounds how much.
+`OfflineCache.open(directory, key_file=... | keyring=... | passphrase=..., ttl_seconds=...)` gives `.records` (a
+`RecordCache` for `lookup`), `.outbox`, `.stats()`, `.purge()` and `.close()`. Threat model: a stolen kiosk disk, a
+copied cache folder or another local user. Nothing in the file is in clear: records and outbox messages are
+AES-256-GCM ciphertexts, keys and index keys are HMACs; the folder is 0700 and its files 0600. The key is what
+protects them, and it never lives in the cache folder: an OS keyring entry, a key file elsewhere (0600, refused
+inside the folder; an earlier version's `<folder>/key` is moved out on first open), or a passphrase under a strength
+floor through Argon2id. An attacker with the running kiosk's memory or with the key reads everything; the
+time-to-live bounds how much.
 What a copied file does show: how many records and messages there are, their sizes and times, and which records
 share an index key (equal blind indexes are equal), but not what that key is.
 
@@ -46,19 +49,22 @@ builds it (tested against a real server in `tests/offline_cache/test_shared.py`)
   each kiosk keeps its local SQLite cache as the fallback when the LAN or the database is down.
 """
 
-from offline_cache.cache import DB_NAME, OfflineCache, discard
+from offline_cache.cache import DB_NAME, LEGACY_KEY_NAME, OfflineCache, discard, key_inside
 from offline_cache.errors import CacheCorruptError, CacheError, CacheFullError, CacheKeyError
+from offline_cache.key_store import KeyringEntry, keyring_problem
 from offline_cache.outbox import OutboxItem, OutboxMessage, OutboxState, RetryPolicy
 from offline_cache.stats import CacheStats
 from offline_cache.store import NewRecord, Record
 
 __all__ = [
     "DB_NAME",
+    "LEGACY_KEY_NAME",
     "CacheCorruptError",
     "CacheError",
     "CacheFullError",
     "CacheKeyError",
     "CacheStats",
+    "KeyringEntry",
     "NewRecord",
     "OfflineCache",
     "OutboxItem",
@@ -67,4 +73,6 @@ __all__ = [
     "Record",
     "RetryPolicy",
     "discard",
+    "key_inside",
+    "keyring_problem",
 ]

@@ -8,11 +8,18 @@ committed state, never a torn one. Two levels of durability, chosen per transact
 - outbox messages and key metadata commit with `synchronous=FULL` (`transaction(durable=True)`): flushed to the disk
   before the call returns, because an audit event or a check-in exists nowhere else.
 One connection per cache, guarded by a lock, so the kiosk's threads may share it.
+
+Private at rest: the folder is made 0700 and the database 0600 on every open, whatever they were before (an earlier
+version, a restored backup, a hand-made folder). The database file is made 0600 before SQLite opens it, and SQLite
+gives its write-ahead log and shared-memory index the database's own mode, so they are born 0600 too; any that
+already exist are made 0600 as well. The process umask is left alone: it is shared by every thread of the kiosk.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -20,6 +27,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from offline_cache.errors import CacheError, sqlite_errors
+
+FILE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+"""The database and the files SQLite keeps beside it."""
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 2.0
@@ -136,6 +146,33 @@ class Backend(Protocol):
     def reading(self) -> AbstractContextManager[Connection]: ...
 
 
+def _make_private(path: Path, mode: int) -> None:
+    """chmod to `mode` unless it is already; a folder or file this user cannot change is an error in words."""
+    try:
+        if stat.S_IMODE(path.stat().st_mode) != mode:
+            path.chmod(mode)
+    except PermissionError:
+        raise CacheError(
+            f"{path} cannot be made private (mode {mode:04o}): it belongs to another user; give the kiosk a cache "
+            "folder of its own",
+            path,
+        ) from None
+
+
+def make_private_dir(directory: Path) -> None:
+    """Create the cache folder 0700, or make an existing one 0700."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _make_private(directory, 0o700)
+
+
+def make_private_files(path: Path) -> None:
+    """Create the database file 0600 if it is missing, and make it and the files beside it 0600."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in FILE_SUFFIXES:
+        with suppress(FileNotFoundError):
+            _make_private(Path(f"{path}{suffix}"), 0o600)
+
+
 class Database:
     """One cache file: its connection, lock and clock."""
 
@@ -144,6 +181,7 @@ class Database:
         self.clock = clock
         self.lock = threading.RLock()
         self.closed = False
+        make_private_files(path)
         with sqlite_errors(path):
             self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT)
             try:

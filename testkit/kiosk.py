@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.app import App
@@ -26,8 +26,14 @@ from sandbox.server.runner import RunningSandbox, start_sandbox
 from sandbox.synthetic.cards import cccd_qr_text
 from sandbox.synthetic.clinical import has_consent, has_documents
 from sandbox.synthetic.population import SyntheticPerson, generate_people
+from testkit.server import STAFF_PINS
+
+if TYPE_CHECKING:
+    from kiosk.app import KioskApp
 
 SEED = 20260314
+STAFF_OF_MODE = {Mode.ER: "nurse-lan", Mode.RECEPTION: "clerk-hoa"}
+"""The demo staff member who signs in at a kiosk of each mode that asks for one."""
 
 
 def people(population: int, seed: int = SEED) -> list[SyntheticPerson]:
@@ -56,7 +62,13 @@ def sandbox(population: int, seed: int = SEED, **switches: bool) -> Iterator[Run
 
 
 def settings_for(running: RunningSandbox, mode: Mode, cache_dir: Path, **extra: object) -> Settings:
+    """A kiosk of this mode on the sandbox; its cache key and audit journal beside (never inside) `cache_dir`, so a
+    test or a benchmark leaves nothing in the user's own folders."""
     client = f"demo-{mode.value}"
+    places: dict[str, object] = {
+        "cache_key_file": cache_dir.with_name(f"{cache_dir.name}.key"),
+        "audit_journal_dir": cache_dir.with_name(f"{cache_dir.name}-audit-journal"),
+    }
     return load_settings(
         server=running.base_url,
         client_id=client,
@@ -65,8 +77,19 @@ def settings_for(running: RunningSandbox, mode: Mode, cache_dir: Path, **extra: 
         mode=mode,
         cache_dir=cache_dir,
         config_file=None,
-        **extra,
+        **(places | extra),
     )
+
+
+async def sign_in(app: KioskApp, staff_id: str | None = None) -> None:
+    """Sign a demo staff member in on the app's lookup service before the app runs, as its sign-in dialog would: the
+    mode's own (`STAFF_OF_MODE`) unless another is named. An app that signs nobody in (the lobby) is left as it is."""
+    if not app.staff_lock.required:
+        return
+    staff_id = staff_id or STAFF_OF_MODE[app.settings.mode]
+    result = await app.services.lookup.get().sign_in(staff_id, STAFF_PINS[staff_id])
+    if result.staff is None:
+        raise AssertionError(f"{staff_id} could not sign in: {result.status.value} ({result.message})")
 
 
 def wedge_scan(app: App[Any], text: str) -> None:
@@ -100,7 +123,8 @@ async def scan_latencies(population: int, scans: int) -> list[float]:
     chosen = [crowd[i * step] for i in range(1, scans + 1)]
     timings: list[float] = []
     with sandbox(population) as running, tempfile.TemporaryDirectory() as cache:
-        app = build_app(settings_for(running, Mode.ER, Path(cache)))
+        app = build_app(settings_for(running, Mode.ER, Path(cache) / "cache"))
+        await sign_in(app)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             for person in chosen:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import httpx
 
+STAFF_PINS = {"nurse-lan": "246810", "doctor-minh": "135791", "clerk-hoa": "112358", "auditor-an": "314159"}
+"""The demo staff's PINs, as `sandbox/server/auth.py` documents them."""
+
 
 def request_token(
     base_url: str,

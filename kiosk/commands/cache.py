@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kiosk.output import CommandError, emit
+from kiosk.output import CommandError, emit, say
 from kiosk.services.cache import open_cache
 from kiosk.settings import load_settings
 from offline_cache import DB_NAME, CacheError, discard
@@ -36,7 +36,7 @@ def _print(data: dict[str, Any], as_json: bool) -> None:
         return
     for name, value in data.items():
         shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value
-        print(f"{name}: {shown}")
+        say(f"{name}: {shown}")
 
 
 def run(args: argparse.Namespace) -> int:

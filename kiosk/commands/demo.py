@@ -4,8 +4,10 @@ It starts the sandbox coordination server on a free loopback port with a synthet
 default) and the demo clients, writes its facility trust list beside a throw-away cache, configures the kiosk with
 them (`demo-er`/`demo-er`), and opens the ER app. The waiting screen shows sample codes to try: the CCCD QR text
 of a synthetic patient (paste it, or type it fast), the same code as a PNG for a camera or `kiosk scan`, a name to
-search for, and a patient without consent to try break-glass. Everything lives in a temporary folder removed on
-exit unless `--dir` names one to keep.
+search for, and a patient without consent to try break-glass. The staff sign-in starts with a demo staff member of
+the mode filled in and shows their PIN (the sandbox's demo accounts); the admin PIN of the demo (F9, Ctrl+Q where
+nobody is signed in, always in the lobby) is shown in the dialog that asks for it. Everything lives in a temporary
+folder removed on exit unless `--dir` names one to keep.
 """
 
 from __future__ import annotations
@@ -23,9 +25,15 @@ from kiosk.commands.extras import require_sandbox_extra
 from kiosk.demo_hint import DemoHint
 from kiosk.output import CommandError
 from kiosk.settings import Mode, load_settings
+from lookup import hash_pin
 
 if TYPE_CHECKING:
     from sandbox.synthetic.population import SyntheticPerson
+
+DEMO_STAFF: dict[str, tuple[str, str]] = {"er": ("nurse-lan", "246810"), "reception": ("clerk-hoa", "112358")}
+"""The sandbox's demo staff member for each mode, and their PIN (see `sandbox.server.auth`; demo accounts only)."""
+DEMO_ADMIN_PIN = "314159"
+"""The demo kiosk's admin PIN; its hash is made at each start."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -106,9 +114,18 @@ def run(args: argparse.Namespace) -> int:
             "KIOSK_CLIENT_SECRET": client,
             "KIOSK_TRUST_LIST": str(sandbox.trust_list_path),
             "KIOSK_CACHE_DIR": str(folder / "cache"),
+            # The demo's key and journal live and go with its folder, beside (never inside) the cache folder.
+            "KIOSK_CACHE_KEY_FILE": str(folder / "cache.key"),
+            "KIOSK_AUDIT_JOURNAL_DIR": str(folder / "audit-journal"),
             "KIOSK_MODE": args.mode,
+            "KIOSK_ADMIN_PIN_HASH": hash_pin(DEMO_ADMIN_PIN),
         }
-        hint = demo_hint(args.population, args.seed, config.document_share, folder)
+        staff_id, staff_pin = DEMO_STAFF.get(args.mode, (None, None))
+        if staff_id is not None:
+            environment["KIOSK_STAFF_ID"] = staff_id
+        hint = demo_hint(args.population, args.seed, config.document_share, folder).model_copy(
+            update={"staff_id": staff_id, "staff_pin": staff_pin, "admin_pin": DEMO_ADMIN_PIN}
+        )
         if args.serve:
             hint_file = folder / "demo-hint.json"
             hint_file.write_text(hint.model_dump_json(), encoding="utf-8")

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
+import sys
 import tempfile
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from kiosk.output import CommandError, emit
+from kiosk.output import CommandError, emit, say
 from kiosk.services.trust import TrustFile
 from kiosk.settings import Settings, load_settings
+from lookup import PLAIN_HTTP_ALLOWED, PLAIN_HTTP_REFUSED, plain_http_off_machine
+
+_RED, _PLAIN = "\x1b[31m", "\x1b[0m"
+"""A failure line is red on a terminal (the colour is ours; the line itself goes through `say`)."""
 
 
 class Check(BaseModel):
@@ -77,28 +84,113 @@ def check_camera(settings: Settings) -> Check:
         return Check(name="camera", status="missing", detail=f"OpenCV is needed for a camera: {exc}")
 
 
+def _loose(path: Path) -> str | None:
+    """`path` and its mode when others may read or enter it, else None."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return None
+    return f"{path} ({mode:04o})" if mode & 0o077 else None
+
+
 def check_cache(settings: Settings) -> Check:
+    """The cache folder is writable, 0700, and its database files 0600."""
+    from offline_cache import DB_NAME
+
     directory = settings.cache_dir
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".doctor-"):
             pass
     except OSError as exc:
         return Check(name="cache", status="error", detail=f"cache dir {directory} is not writable: {exc.strerror}")
-    key = settings.key_file
+    loose = [
+        shown
+        for path in (directory, *(directory / f"{DB_NAME}{suffix}" for suffix in ("", "-wal", "-shm")))
+        if (shown := _loose(path))
+    ]
+    if loose:
+        return Check(
+            name="cache",
+            status="error",
+            detail=f"others may read {', '.join(loose)}; the kiosk makes the folder 0700 and its files 0600 when it "
+            "next opens the cache (or chmod them now)",
+        )
+    return Check(name="cache", status="ok", detail=f"{directory} writable, 0700, its files 0600")
+
+
+def check_cache_key(settings: Settings) -> Check:
+    """Where the cache key is: red when it lies beside the database or others may read it."""
+    from kiosk.services.cache import keyring_entry
+    from offline_cache import LEGACY_KEY_NAME, key_inside, keyring_problem
+
+    directory = settings.cache_dir
+    beside = directory / LEGACY_KEY_NAME
+    if beside.exists():
+        return Check(
+            name="cache-key",
+            status="error",
+            detail=f"the key file {beside} lies beside the database: whoever copies the folder reads the cache; the "
+            "kiosk moves it out when it next opens the cache",
+        )
     if settings.cache_passphrase is not None:
-        return Check(name="cache", status="ok", detail=f"{directory} writable; key from passphrase")
-    if key.exists():
-        mode = key.stat().st_mode & 0o777
-        if mode & 0o077:
-            return Check(name="cache", status="error", detail=f"key file {key} is readable by others ({mode:o})")
-        return Check(name="cache", status="ok", detail=f"{directory} writable; key file {key}")
-    return Check(name="cache", status="ok", detail=f"{directory} writable; key file created on first use")
+        return Check(name="cache-key", status="ok", detail="derived from the cache passphrase (Argon2id)")
+    key = settings.key_file
+    if key_inside(key, directory):
+        return Check(
+            name="cache-key",
+            status="error",
+            detail=f"cache_key_file {key} is inside the cache folder {directory}: refused; set it outside",
+        )
+    if _loose(key):
+        return Check(name="cache-key", status="error", detail=f"key file {_loose(key)} is readable by others")
+    problem = keyring_problem()
+    wants_keyring = settings.cache_key_store == "keyring" or (
+        settings.cache_key_store == "auto" and settings.cache_key_file is None
+    )
+    if wants_keyring and problem is None:
+        import keyring
+
+        backend = type(keyring.get_keyring()).__module__
+        file_note = f"; key file {key} for a cache made under it" if key.exists() else ""
+        detail = f"OS keyring ({backend}), {keyring_entry(settings).describe()}{file_note}"
+        return Check(name="cache-key", status="ok", detail=detail)
+    if settings.cache_key_store == "keyring":
+        return Check(name="cache-key", status="error", detail=f"cache_key_store is 'keyring', but {problem}")
+    made = "key file" if key.exists() else "key file (made on first use)"
+    why = f" ({problem})" if problem and wants_keyring else ""
+    return Check(name="cache-key", status="ok", detail=f"{made} {key}, outside the cache folder{why}")
+
+
+def check_audit_journal(settings: Settings) -> Check:
+    """Audit events waiting in the local journal for the server (they go out at the next lookup or flush)."""
+    directory = settings.audit_journal_dir
+    waiting = len(list(directory.glob("*.json"))) if directory.is_dir() else 0
+    if _loose(directory):
+        return Check(name="audit-journal", status="error", detail=f"others may read {_loose(directory)}")
+    if waiting:
+        return Check(
+            name="audit-journal",
+            status="ok",
+            detail=f"{waiting} audit event(s) in {directory} wait for the server; they are sent at the next lookup",
+        )
+    return Check(name="audit-journal", status="ok", detail=f"{directory}: nothing waiting")
 
 
 def check_server(settings: Settings, timeout: float) -> Check:
+    """The server answers with a CapabilityStatement, over https unless it is on this machine: plain http to another
+    machine is a failure even when `KIOSK_INSECURE_HTTP` allows it, so nobody forgets it is on."""
     if settings.server is None:
         return Check(name="server", status="not-configured", detail="set KIOSK_SERVER to the FHIR base URL")
+    if plain_http_off_machine(str(settings.server)):
+        if not settings.insecure_http:
+            return Check(name="server", status="error", detail=f"{settings.server}: {PLAIN_HTTP_REFUSED}")
+        probe = _probe_server(settings, timeout)
+        return Check(name="server", status="error", detail=f"{PLAIN_HTTP_ALLOWED} ({probe.detail})")
+    return _probe_server(settings, timeout)
+
+
+def _probe_server(settings: Settings, timeout: float) -> Check:
     import httpx
 
     url = str(settings.server).rstrip("/") + "/metadata"
@@ -141,6 +233,8 @@ def run_checks(settings: Settings, timeout: float = 2.0) -> list[Check]:
         check_opencv(),
         check_camera(settings),
         check_cache(settings),
+        check_cache_key(settings),
+        check_audit_journal(settings),
         check_server(settings, timeout),
         check_trust_list(settings),
     ]
@@ -153,7 +247,12 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             emit(check)
         else:
-            print(f"{check.status:>14}  {check.name:<18} {check.detail}")
+            red = check.status == "error" and sys.stdout.isatty()
+            if red:
+                sys.stdout.write(_RED)
+            say(f"{check.status:>14}  {check.name:<18} {check.detail}")
+            if red:
+                sys.stdout.write(_PLAIN)
     broken = [c for c in checks if c.status == "error"]
     if not args.json and not os.environ.get("KIOSK_QUIET"):
         print("all usable" if not broken else f"{len(broken)} problem(s)")

@@ -1,9 +1,20 @@
 """`kiosk lookup`: one lookup from the command line, by identifier, by a scanned code's text, or by demographics.
 
-With `--json` it prints one object: `status` (found | candidates | not-found | consent-required | offline), `source`
-(network | cache), `age_seconds`, `patient`, `candidates`, `summary` (its sections, and `documents` with each one's
-facility, type, date and signature status), plus `message` saying why a lookup ended as it did. A lookup that ends
-in a fault of the server is still an answer (exit 0); only unusable input or settings are errors.
+A staff member named by `KIOSK_STAFF_ID` (or `staff_id` in the settings) with `KIOSK_STAFF_PIN` (the environment
+only, never a file or the command line) is signed in first, online or offline as in the app; the server's audit and
+the kiosk's own then name them.
+
+With `--json` it prints one object: `status` (found | candidates | not-found | consent-required | offline |
+refused | wrong-patient), `source` (network | cache), `age_seconds`, `patient`, `candidates`, `summary` (its
+sections, and `documents` with each one's facility, type, date and signature status: valid | invalid |
+unknown-signer | signer-mismatch | unsigned), plus `message` saying why a lookup ended as it did. `wrong-patient`
+means the server answered with another person's Patient or records: `patient` and `summary` are null, and
+`message` names what did not match, never what it held. A lookup that ends in a fault of the server is still an
+answer (exit 0); only unusable input or settings are errors.
+A health card whose signature is invalid or unknown is such an error unless `--accept-unverified-card` is given;
+then the object also carries `warnings`. A code's text, a break-glass reason and a health link's passcode come from a
+file or standard input (`--qr-text-file`, `--break-glass-file`, `--passcode-file`; `-` reads standard input), never
+from the command line, which every user of the machine can read.
 """
 
 from __future__ import annotations
@@ -12,24 +23,29 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import sys
 from typing import TYPE_CHECKING, Any
 
-from kiosk.output import CommandError, emit
+from kiosk.commands.secrets import SecretOption, check_one_stdin
+from kiosk.output import CommandError, emit, say
 from kiosk.settings import Mode, Settings, load_settings
 from lookup import Demographics, Identifier, LookupOutcome, LookupStatus, ScanResult, Sex
 
 if TYPE_CHECKING:
-    from lookup import TrustList
+    from lookup import LookupService, TrustList
 
 FLUSH_TIMEOUT_S = 3.0
+QR_TEXT = SecretOption("qr-text", "the text of a scanned code (CCCD, BHYT, shc:/, shlink:/)", 64 * 1024)
+BREAK_GLASS = SecretOption("break-glass", "the reason to open the records without consent", 4 * 1024)
+PASSCODE = SecretOption("passcode", "the patient's passcode of a SMART Health Link", 1024)
+SECRET_OPTIONS = [QR_TEXT, BREAK_GLASS, PASSCODE]
+"""Read from files or standard input only (`kiosk.commands.secrets`): the command line is public on a machine."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("lookup", help="find a patient and their verified summary")
     what = p.add_argument_group("what to look up (one of)")
     what.add_argument("--identifier", metavar="SYSTEM|VALUE", help="an identifier token, e.g. a CCCD number")
-    what.add_argument("--qr-text", metavar="TEXT", help="the text of a scanned code (CCCD, BHYT, shc:/, shlink:/)")
+    QR_TEXT.add_to(what)
     what.add_argument("--patient-id", metavar="ID", help="open a patient chosen among candidates")
     who = p.add_argument_group("or demographics")
     who.add_argument("--family")
@@ -40,8 +56,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     who.add_argument("--gender", choices=[s.value for s in Sex])
     who.add_argument("--province")
     who.add_argument("--phone")
-    p.add_argument("--break-glass", metavar="REASON", help="open the records without consent, for this reason")
-    p.add_argument("--passcode", help="the patient's passcode of a SMART Health Link")
+    BREAK_GLASS.add_to(p)
+    PASSCODE.add_to(p)
+    p.add_argument(
+        "--accept-unverified-card",
+        action="store_true",
+        help="look up a health card whose signature is invalid or unknown anyway (the output carries a warning)",
+    )
     p.add_argument("--server", help="FHIR base URL (default: KIOSK_SERVER)")
     p.add_argument("--mode", choices=[m.value for m in Mode])
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per request (default 5)")
@@ -125,19 +146,44 @@ def _scan(settings: Settings, text: str, trust: TrustList) -> ScanResult:
     )
 
 
-async def _lookup(args: argparse.Namespace, settings: Settings) -> LookupOutcome:
+def _unverified(scan: ScanResult, *, accept: bool) -> list[str]:
+    """A card whose signature does not hold identifies nobody unless the user says so, and then says so."""
+    if not scan.unverified:
+        return []
+    status = scan.signature.status.value
+    why = f"the card's signature is {status}" + (f" ({scan.signature.reason})" if scan.signature.reason else "")
+    if not accept:
+        raise CommandError(f"{why}: nobody was looked up; pass --accept-unverified-card to look it up anyway")
+    return [f"{why}: looked up anyway (--accept-unverified-card); confirm the person's identity another way"]
+
+
+async def _sign_in(service: LookupService, settings: Settings) -> None:
+    """Sign the staff member of `KIOSK_STAFF_ID` / `KIOSK_STAFF_PIN` in (optional: without them the server's audit
+    names the kiosk's client alone); a refused sign-in stops the command before any lookup."""
+    if settings.staff_id is None and settings.staff_pin is None:
+        return
+    if settings.staff_id is None or settings.staff_pin is None:
+        raise CommandError("KIOSK_STAFF_ID and KIOSK_STAFF_PIN go together")
+    result = await service.sign_in(settings.staff_id, settings.staff_pin.get_secret_value())
+    if result.staff is None:
+        raise CommandError(f"staff sign-in {result.status.value}: {result.message}; nobody was looked up")
+
+
+async def _lookup(args: argparse.Namespace, settings: Settings, warnings: list[str]) -> LookupOutcome:
     from kiosk.services.cache import open_cache_or_none
     from kiosk.services.trust import TrustFile
-    from kiosk.wiring import lookup_service
+    from kiosk.wiring import lookup_service, require_encryption
     from lookup import IdentifierSystems
 
     if settings.server is None:
         raise CommandError("no server configured: set KIOSK_SERVER or pass --server")
+    require_encryption(settings)
     trust = TrustFile.read(settings.trust_list).trust_list()
     cache = None if args.no_cache else open_cache_or_none(settings)
     systems = IdentifierSystems(settings.identifier_systems)
     service = lookup_service(settings, trust, systems, cache, timeout_s=args.timeout)
     try:
+        await _sign_in(service, settings)
         query = _demographics(args)
         if args.patient_id:
             outcome = await service.open_patient(args.patient_id)
@@ -149,6 +195,7 @@ async def _lookup(args: argparse.Namespace, settings: Settings) -> LookupOutcome
             outcome = await service.by_identifier(identifier)
         elif args.qr_text:
             scan = _scan(settings, args.qr_text, trust)
+            warnings.extend(_unverified(scan, accept=args.accept_unverified_card))
             if scan.kind.value == "shl":
                 outcome = await service.by_link(scan.text, passcode=args.passcode)
             else:
@@ -156,7 +203,9 @@ async def _lookup(args: argparse.Namespace, settings: Settings) -> LookupOutcome
         elif query is not None:
             outcome = await service.by_demographics(query)
         else:
-            raise CommandError("give --identifier, --qr-text, --patient-id or demographics (--family, --given ...)")
+            raise CommandError(
+                "give --identifier, --qr-text-file, --patient-id or demographics (--family, --given ...)"
+            )
         if args.break_glass and outcome.status is LookupStatus.CONSENT_REQUIRED and outcome.patient is not None:
             outcome = await service.break_glass(outcome.patient.id, args.break_glass)
         # An audit that cannot go out now stays queued in the cache's outbox for the next flush.
@@ -169,11 +218,22 @@ async def _lookup(args: argparse.Namespace, settings: Settings) -> LookupOutcome
             cache.close()
 
 
+def read_secret_options(args: argparse.Namespace) -> None:
+    """Refuse the literal secret options, then read each `--NAME-file` into `args.NAME`."""
+    for option in SECRET_OPTIONS:
+        option.refuse_literal(args)
+    check_one_stdin(args, SECRET_OPTIONS)
+    for option in SECRET_OPTIONS:
+        setattr(args, option.dest, option.read(args))
+
+
 def run(args: argparse.Namespace) -> int:
+    read_secret_options(args)
     settings = load_settings(server=args.server, mode=Mode(args.mode) if args.mode else None)
-    outcome = asyncio.run(_lookup(args, settings))
+    warnings: list[str] = []
+    outcome = asyncio.run(_lookup(args, settings, warnings))
     if args.json:
-        emit(outcome_json(outcome))
+        emit(outcome_json(outcome) | ({"warnings": warnings} if warnings else {}))
     else:
-        sys.stdout.write(_plain(outcome) + "\n")
+        say("\n".join([*(f"warning: {w}" for w in warnings), _plain(outcome)]))
     return 0

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from kiosk.output import CommandError, emit
+from kiosk.output import CommandError, emit, say
 from kiosk.services.trust import TrustFile
 from kiosk.settings import load_settings
 from lookup import IdentifierSystems, ScanResult
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 emit({"source": source, "results": [], "error": str(exc)})
             else:
-                print(f"{source}  error: {exc}")
+                say(f"{source}  error: {exc}")
             continue
         results = [
             interpret(d.text, format=d.format, decoder=d.decoder, trust=trust, systems=systems, chunks=chunks)
@@ -91,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             emit({"source": source, "results": [result_json(r) for r in results], "error": None})
         elif not results:
-            print(f"{source}  no code found")
+            say(f"{source}  no code found")
         else:
             for result in results:
-                print(_line(source, result))
+                say(_line(source, result))
     return 1 if failed else 0

@@ -9,9 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input
 
 from kiosk.i18n import Translator
+from kiosk.widgets.words import Words
 
 MIN_REASON = 8
 """A reason must say something: a few words, not a single letter typed to get past the dialog."""
@@ -32,13 +33,13 @@ class BreakGlassDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         t = self._t
         with Vertical(classes="dialog-box -danger"):
-            yield Static(t("consent.title"), classes="dialog-title")
-            yield Static(t("consent.body"))
+            yield Words(t("consent.title"), classes="dialog-title")
+            yield Words(t("consent.body"))
             if self._allowed:
-                yield Static(t("breakglass.explain"), classes="explain")
+                yield Words(t("breakglass.explain"), classes="explain")
                 yield Input(placeholder=t("breakglass.placeholder"), id="reason")
                 refused = t("breakglass.refused", reason=self._refusal) if self._refusal else ""
-                yield Static(refused, id="reason-error", classes="notice")
+                yield Words(refused, id="reason-error", classes="notice")
             with Horizontal(classes="actions"):
                 if self._allowed:
                     yield Button(t("breakglass.confirm"), id="confirm", variant="error", disabled=True)
@@ -57,7 +58,7 @@ class BreakGlassDialog(ModalScreen[str | None]):
     def _confirm(self) -> None:
         reason = self.query_one("#reason", Input).value.strip()
         if len(reason) < MIN_REASON:
-            self.query_one("#reason-error", Static).update(self._t("breakglass.need-reason", n=MIN_REASON))
+            self.query_one("#reason-error", Words).update(self._t("breakglass.need-reason", n=MIN_REASON))
             return
         self.dismiss(reason)
 

@@ -11,13 +11,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from kiosk.i18n import Translator
 from kiosk.screens.base import KioskScreen
 from kiosk.settings import Settings
 from kiosk.widgets.chart import HourlyChart
 from kiosk.widgets.context import KioskContext
+from kiosk.widgets.words import Words, cell
 
 if TYPE_CHECKING:
     from kiosk.services.ports import KioskServices
@@ -44,9 +45,9 @@ class AdminScreen(KioskScreen):
 
     def compose_body(self) -> ComposeResult:
         t = self.context.t
-        yield Static(t("admin.title"), classes="headline")
+        yield Words(t("admin.title"), classes="headline")
         with VerticalScroll():
-            yield Static(self._table(), id="state")
+            yield Words(self._table(), id="state")
             yield HourlyChart(self._per_hour(), caption=t("admin.per-hour"), id="chart")
         with Horizontal(classes="actions"):
             yield Button(t("admin.refresh"), id="refresh", variant="primary")
@@ -62,7 +63,7 @@ class AdminScreen(KioskScreen):
         table.add_column(style="bold")
         table.add_column()
         for key, value in self._shown or ((("admin.loading", "")),):
-            table.add_row(t(key) if t.has(key) else key, value)
+            table.add_row(cell(t(key) if t.has(key) else key), cell(value))
         return table
 
     def action_refresh(self) -> None:
@@ -74,7 +75,7 @@ class AdminScreen(KioskScreen):
         except Exception as exc:  # the admin screen must show what broke, not crash
             log.warning("admin state unavailable: %s", type(exc).__name__)
             self._shown = (("admin.error", type(exc).__name__),)
-        self.query_one("#state", Static).update(self._table())
+        self.query_one("#state", Words).update(self._table())
         chart = self.query_one("#chart", HourlyChart)
         chart.update(HourlyChart.draw(self._per_hour(), caption=self.context.t("admin.per-hour")))
 

@@ -1,15 +1,16 @@
-"""What every kiosk screen has: a title, a warning banner, the lookup progress line and the key hints."""
+"""What every kiosk screen has: a title (with the staff member signed in), a warning banner, the lookup progress
+line and the key hints."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Static
 
 from kiosk.widgets.banner import StatusBanner
 from kiosk.widgets.context import KioskContext
 from kiosk.widgets.progress import LookupProgress
+from kiosk.widgets.words import Words
 
 
 class KioskScreen(Screen[None]):
@@ -26,12 +27,29 @@ class KioskScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         t = self.context.t
         self._drawn_in = t.lang
-        yield Static(f"✚ {t('app.title')} · {t(f'mode.{self.context.mode.value}')}", classes="title-bar")
+        yield Words(self._title(), id="title-bar", classes="title-bar")
         yield StatusBanner(id="banner")
         with Vertical(classes="body"):
             yield from self.compose_body()
         yield LookupProgress(t, id="progress")
-        yield Static(" · ".join(t(key) for key in self.hint_keys()), classes="key-hints")
+        yield Words(self._hints(), id="key-hints", classes="key-hints")
+
+    def _title(self) -> str:
+        t, staff = self.context.t, self.context.staff
+        title = f"✚ {t('app.title')} · {t(f'mode.{self.context.mode.value}')}"
+        if staff.staff_id is not None:
+            title += " · " + t("staff.header-offline" if staff.offline else "staff.header", staff=staff.staff_id)
+        return title
+
+    def _hints(self) -> str:
+        keys = self.hint_keys() + (("hint.sign-out",) if self.context.staff.staff_id is not None else ())
+        return " · ".join(self.context.t(key) for key in keys)
+
+    def show_staff(self) -> None:
+        """Redraw the title and key hints after a staff member signed in or out."""
+        if self.is_mounted:
+            self.query_one("#title-bar", Words).update(self._title())
+            self.query_one("#key-hints", Words).update(self._hints())
 
     def hint_keys(self) -> tuple[str, ...]:
         return self.HINT_KEYS

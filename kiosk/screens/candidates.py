@@ -9,12 +9,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, DataTable
 
 from kiosk.screens.base import KioskScreen
 from kiosk.widgets.context import KioskContext, format_date
 from kiosk.widgets.messages import CandidateChosen
 from kiosk.widgets.patient import sex_words
+from kiosk.widgets.words import Words, cell
 from lookup import Candidate, FieldAgreement, MatchGrade
 
 _GRADE_STYLE = {
@@ -38,8 +39,8 @@ class CandidatesScreen(KioskScreen):
 
     def compose_body(self) -> ComposeResult:
         t = self.context.t
-        yield Static(t("candidates.title", n=len(self.candidates)), classes="headline")
-        yield Static(t("candidates.explain"), classes="explain")
+        yield Words(t("candidates.title", n=len(self.candidates)), classes="headline")
+        yield Words(t("candidates.explain"), classes="explain")
         yield DataTable(id="candidates", cursor_type="row", zebra_stripes=True)
         with Horizontal(classes="actions"):
             yield Button(t("candidates.open"), id="open", variant="primary")
@@ -49,18 +50,17 @@ class CandidatesScreen(KioskScreen):
         super().on_mount()
         t = self.context.t
         table = self.query_one(DataTable)
-        table.add_columns(
-            t("col.name"), t("col.born"), t("col.sex"), t("col.province"), t("col.score"), t("col.grade"), t("col.why")
-        )
+        columns = ("col.name", "col.born", "col.sex", "col.province", "col.score", "col.grade", "col.why")
+        table.add_columns(*(cell(t(key)) for key in columns))
         for candidate in self.candidates:
             person = candidate.patient.demographics
             born = format_date(person.birth_date) if person.birth_date else str(person.birth_year or "—")
             table.add_row(
-                person.full_name,
-                born,
-                sex_words(self.context, person.sex),
-                person.province or "—",
-                f"{candidate.score:.2f}",
+                cell(person.full_name),
+                cell(born),
+                cell(sex_words(self.context, person.sex)),
+                cell(person.province or "—"),
+                cell(f"{candidate.score:.2f}"),
                 Text(self.context.t(f"grade.{candidate.grade.value}"), style=_GRADE_STYLE[candidate.grade]),
                 self._explain(candidate.agreements),
                 key=candidate.patient.id,

@@ -31,6 +31,8 @@ class ShowNotice:
     title_key: str
     body_key: str
     detail: str | None = None
+    alert: bool = False
+    """Drawn in red: the clerk must not miss it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,9 @@ def next_step(context: KioskContext, outcome: LookupOutcome, lookup: LookupServi
     The lobby never lists candidates: a patient must not browse other people, so reception helps instead."""
     patient = outcome.patient or (outcome.summary.patient if outcome.summary else None)
     status = outcome.status
+    if status is LookupStatus.WRONG_PATIENT:
+        # First, whatever the mode: the server answered about someone else, and nothing of it may open.
+        return ShowNotice("wrong-patient.title", "wrong-patient.body", outcome.message, alert=True)
     if status is LookupStatus.CANDIDATES:
         if context.lobby:
             return ShowNotice("lobby.ask-reception.title", "lobby.ask-reception")
@@ -60,4 +65,6 @@ def next_step(context: KioskContext, outcome: LookupOutcome, lookup: LookupServi
         return ShowScreen(SummaryScreen(context, outcome, patient))
     if status is LookupStatus.OFFLINE:
         return ShowNotice("offline.title", "offline.body", outcome.message)
+    if status is LookupStatus.REFUSED:
+        return ShowNotice("refused.title", "refused.body", outcome.message)
     return ShowNotice("notfound.title", "notfound.body", outcome.message)

@@ -14,11 +14,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Grid, Horizontal
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select
 
 from kiosk.screens.base import KioskScreen
 from kiosk.widgets.context import KioskContext
 from kiosk.widgets.messages import ScanTextReceived, SearchRequested
+from kiosk.widgets.words import Words
 from lookup import Demographics, Sex
 
 _FIELDS = ("family", "middle", "given", "birth", "province", "phone")
@@ -52,20 +53,20 @@ class SearchScreen(KioskScreen):
 
     def compose_body(self) -> ComposeResult:
         t = self.context.t
-        yield Static(t("search.title-lobby" if self.context.lobby else "search.title"), classes="headline")
+        yield Words(t("search.title-lobby" if self.context.lobby else "search.title"), classes="headline")
         with Grid(classes="form"):
-            yield Label(t("search.code"))
+            yield Label(t("search.code"), markup=False)
             yield Input(
                 self._values.get("code", ""), placeholder=t("search.code-placeholder"), id="code", select_on_focus=False
             )
             if not self.context.lobby:
                 for name in _FIELDS:
-                    yield Label(t(f"search.{name}"))
+                    yield Label(t(f"search.{name}"), markup=False)
                     yield Input(self._values.get(name, ""), placeholder=t(f"search.{name}-placeholder"), id=name)
-                yield Label(t("search.sex"))
+                yield Label(t("search.sex"), markup=False)
                 options = [(t(f"sex.{s.value}"), s) for s in (Sex.FEMALE, Sex.MALE, Sex.OTHER)]
                 yield Select[Sex](options, prompt=t("search.sex-any"), id="sex", value=self._sex or Select.NULL)
-        yield Static("", id="form-error", classes="notice")
+        yield Words("", id="form-error", classes="notice")
         with Horizontal(classes="actions"):
             yield Button(t("search.go"), id="go", variant="primary")
             yield Button(t("action.back"), id="back")
@@ -95,7 +96,7 @@ class SearchScreen(KioskScreen):
             self._sex = value if isinstance(value, Sex) else None
 
     def _error(self, key: str) -> None:
-        self.query_one("#form-error", Static).update(self.context.t(key))
+        self.query_one("#form-error", Words).update(self.context.t(key))
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#go")

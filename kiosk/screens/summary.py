@@ -10,7 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from kiosk.screens.base import KioskScreen
 from kiosk.widgets.context import KioskContext, format_age
@@ -25,11 +25,13 @@ from kiosk.widgets.sections import (
     problem_rows,
     referral_rows,
 )
+from kiosk.widgets.words import Words
 from lookup import LookupOutcome, LookupSource, PatientRecord, PatientSummary, SignatureStatus
 
 
 def outcome_warnings(context: KioskContext, outcome: LookupOutcome) -> tuple[list[str], bool]:
-    """Banner lines for an outcome: data from the cache (with its age), break-glass, tampered documents."""
+    """Banner lines for an outcome: data from the cache (with its age), break-glass, tampered or wrongly signed
+    documents."""
     t = context.t
     lines: list[str] = []
     danger = False
@@ -40,7 +42,9 @@ def outcome_warnings(context: KioskContext, outcome: LookupOutcome) -> tuple[lis
         danger = True
     summary = outcome.summary
     if summary is not None and summary.has_invalid_document:
-        count = sum(1 for d in summary.documents if d.signature.status is SignatureStatus.INVALID)
+        # Tampered, or signed with another facility's key: neither may be relied on.
+        failed = (SignatureStatus.INVALID, SignatureStatus.SIGNER_MISMATCH)
+        count = sum(1 for d in summary.documents if d.signature.status in failed)
         lines.append(t("banner.invalid", n=count))
         danger = True
     return lines, danger
@@ -66,7 +70,7 @@ class SummaryScreen(KioskScreen):
         summary = self.outcome.summary
         with VerticalScroll(id="sections"):
             if summary is None:
-                yield Static(t("summary.nothing"), classes="explain")
+                yield Words(t("summary.nothing"), classes="explain")
             else:
                 yield from self._sections(summary)
         with Horizontal(classes="actions"):

@@ -10,14 +10,16 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
+from kiosk.dialogs.notice import NoticeDialog
 from kiosk.screens.base import KioskScreen
 from kiosk.screens.summary import outcome_warnings
 from kiosk.widgets.context import KioskContext
 from kiosk.widgets.messages import AppointmentsLoaded, CheckInFinished
 from kiosk.widgets.patient import PatientCard
 from kiosk.widgets.sections import Section, SectionList, referral_rows
+from kiosk.widgets.words import Words
 from lookup import Appointment, LookupOutcome, LookupStatus, PatientRecord
 
 if TYPE_CHECKING:
@@ -49,6 +51,8 @@ class VisitScreen(KioskScreen):
         """Today's appointments; None until loaded (given up front, they are not asked of the server)."""
         self._lookup = lookup
         self._results: dict[str, str] = {}
+        self.appointments_refused = False
+        """The server answered with another person's appointments: none are shown, and the screen says so."""
 
     def hint_keys(self) -> tuple[str, ...]:
         return ("hint.lang",) if self.context.lobby else self.HINT_KEYS
@@ -61,10 +65,10 @@ class VisitScreen(KioskScreen):
 
     def compose_body(self) -> ComposeResult:
         t = self.context.t
-        yield Static(t("visit.welcome-lobby" if self.context.lobby else "visit.title"), classes="headline")
+        yield Words(t("visit.welcome-lobby" if self.context.lobby else "visit.title"), classes="headline")
         yield PatientCard(self.context, self.patient, id="patient")
         with VerticalScroll(id="visit"):
-            yield Static(t("visit.appointments"), classes="section-title")
+            yield Words(t("visit.appointments"), classes="section-title")
             yield Vertical(*self._appointment_rows(), id="appointments")
             summary = self.outcome.summary
             if not self.context.lobby:
@@ -72,28 +76,30 @@ class VisitScreen(KioskScreen):
                 if summary is not None:
                     yield SectionList(self.context, [Section(title, referral_rows(summary.referrals))])
                 else:
-                    yield Static(title, classes="section-title")
-                    yield Static(t("visit.referrals-unavailable"), classes="explain", id="referrals-unavailable")
+                    yield Words(title, classes="section-title")
+                    yield Words(t("visit.referrals-unavailable"), classes="explain", id="referrals-unavailable")
         with Horizontal(classes="actions"):
             yield Button(t("action.done"), id="done", variant="primary")
 
     def _appointment_rows(self) -> list[Widget]:
         t = self.context.t
+        if self.appointments_refused:
+            return [Words(t("visit.appointments-wrong-patient"), classes="explain -danger", id="appointments-refused")]
         if self.appointments is None:
-            return [Static(t("visit.loading"), classes="explain")]
+            return [Words(t("visit.loading"), classes="explain")]
         if not self.appointments:
-            return [Static(t("visit.none-today"), classes="explain")]
+            return [Words(t("visit.none-today"), classes="explain")]
         rows: list[Widget] = []
         for position, appointment in enumerate(self.appointments):
             when = appointment.start.strftime("%H:%M")
             place = appointment.facility_name or ""
-            what = Static(f"{when}  {appointment.description}  {place}", classes="what")
+            what = Words(f"{when}  {appointment.description}  {place}", classes="what")
             result = self._results.get(appointment.id)
             if result is None and appointment.status in _CHECKED_IN:
                 result = "checked-in"
             action: Widget
             if result is not None:
-                action = Static(t(f"checkin.{result}"), classes="checkin-result")
+                action = Words(t(f"checkin.{result}"), classes="checkin-result")
             else:
                 action = Button(t("checkin.button"), id=f"checkin-{position}", classes="checkin", variant="success")
             rows.append(Horizontal(what, action, classes="appointment"))
@@ -105,15 +111,24 @@ class VisitScreen(KioskScreen):
             self.run_worker(self._load_appointments(), name="appointments-today", group="visit", exclusive=True)
 
     async def _load_appointments(self) -> None:
+        from lookup import WrongPatientError  # loaded with the service, which is running by now
+
+        refused = False
         try:
             appointments = await self._lookup.appointments_today(self.patient.id)
+        except WrongPatientError:
+            appointments, refused = [], True
         except Exception as exc:  # the service should answer; if not, the patient reads "no appointment"
             log.error("appointments failed: %s", type(exc).__name__)
             appointments = []
-        self.post_message(AppointmentsLoaded(self.patient.id, appointments))
+        self.post_message(AppointmentsLoaded(self.patient.id, appointments, refused))
 
     @on(AppointmentsLoaded)
     async def _appointments_loaded(self, message: AppointmentsLoaded) -> None:
+        if message.refused:
+            self.appointments_refused = True
+            t = self.context.t
+            self.app.push_screen(NoticeDialog(t, t("wrong-patient.title"), t("wrong-patient.body"), alert=True))
         await self.show_appointments(message.appointments)
 
     async def _check_in(self, appointment_id: str) -> None:

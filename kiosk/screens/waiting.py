@@ -6,11 +6,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from kiosk.demo_hint import DemoHint
 from kiosk.screens.base import KioskScreen
 from kiosk.widgets.context import KioskContext
+from kiosk.widgets.words import Words
 
 
 class WaitingScreen(KioskScreen):
@@ -29,15 +30,15 @@ class WaitingScreen(KioskScreen):
 
     def compose_body(self) -> ComposeResult:
         t = self.context.t
-        yield Static(t("waiting.lobby" if self.context.lobby else "waiting.title"), classes="headline")
-        yield Static(t("waiting.how-lobby" if self.context.lobby else "waiting.how"), classes="explain")
-        yield Static(self._camera_text(), id="camera")
-        yield Static(self._notice, id="notice", classes="notice")
+        yield Words(t("waiting.lobby" if self.context.lobby else "waiting.title"), classes="headline")
+        yield Words(t("waiting.how-lobby" if self.context.lobby else "waiting.how"), classes="explain")
+        yield Words(self._camera_text(), id="camera")
+        yield Words(self._notice, id="notice", classes="notice")
         with Horizontal(classes="actions"):
             key = "waiting.type-code" if self.context.lobby else "waiting.search"
             yield self._unfocusable(Button(t(key), id="search", variant="primary"))
         if self._hint is not None:
-            yield Static(self._hint_text(), id="demo-hint", classes="hint")
+            yield Words(self._hint_text(), id="demo-hint", classes="hint")
 
     @staticmethod
     def _unfocusable(button: Button) -> Button:
@@ -67,13 +68,13 @@ class WaitingScreen(KioskScreen):
     def set_camera(self, status: str) -> None:
         self._camera = status
         if self.is_mounted:
-            self.query_one("#camera", Static).update(self._camera_text())
+            self.query_one("#camera", Words).update(self._camera_text())
 
     def set_notice(self, text: str) -> None:
         """A short line under the prompt: why the last scan did not work."""
         self._notice = text
         if self.is_mounted:
-            self.query_one("#notice", Static).update(text)
+            self.query_one("#notice", Words).update(text)
 
     @property
     def has_notice(self) -> bool:

@@ -1,22 +1,48 @@
 """The kiosk's one way to open its encrypted offline cache from the settings.
 
-Directory, key (a key file, or a passphrase when one is set), time-to-live and the lobby rule (nothing clinical
-kept) come from the settings, so `kiosk cache` sees the very cache the app and `kiosk lookup` write. A cache that
-cannot be opened is a `CommandError` in words; the app and `kiosk lookup` then work online only.
+Directory, key, time-to-live and the lobby rule (nothing clinical kept) come from the settings, so `kiosk cache`
+sees the very cache the app and `kiosk lookup` write. The key is never in the cache folder: a passphrase when one is
+set; else the key file `cache_key_file` when one is set; else, with `cache_key_store = "auto"`, an entry of the OS
+keyring where a backend is usable (a new cache keeps its key there), and the default key file (one per cache folder
+in the user's data folder) otherwise, or for a cache made under it. A cache that cannot be opened is a
+`CommandError` in words; the app and `kiosk lookup` then work online only.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kiosk.output import CommandError
-from kiosk.settings import Mode, Settings
+from kiosk.settings import APP_NAME, Mode, Settings
 
 if TYPE_CHECKING:
-    from offline_cache import OfflineCache
+    from offline_cache import KeyringEntry, OfflineCache
 
 log = logging.getLogger(__name__)
+
+
+def keyring_entry(settings: Settings) -> KeyringEntry:
+    """The OS keyring entry of this cache folder's key: one per folder, so two caches never share a key by accident."""
+    from offline_cache import KeyringEntry
+
+    return KeyringEntry(APP_NAME, f"offline-cache:{settings.cache_dir.resolve()}")
+
+
+def key_arguments(settings: Settings) -> dict[str, Any]:
+    """How `OfflineCache.open` gets the key under these settings (never the key itself, except a passphrase)."""
+    from offline_cache import keyring_problem
+
+    if settings.cache_passphrase is not None:
+        return {"passphrase": settings.cache_passphrase.get_secret_value()}
+    if settings.cache_key_store == "file" or (settings.cache_key_store == "auto" and settings.cache_key_file):
+        return {"key_file": settings.key_file}
+    problem = keyring_problem()
+    if settings.cache_key_store == "keyring":
+        if problem is not None:
+            raise CommandError(f"cache_key_store is 'keyring', but {problem}; set it to 'auto' or 'file'")
+        return {"keyring": keyring_entry(settings)}
+    return {"keyring": keyring_entry(settings) if problem is None else None, "key_file": settings.key_file}
 
 
 def open_cache(settings: Settings) -> OfflineCache:
@@ -25,12 +51,10 @@ def open_cache(settings: Settings) -> OfflineCache:
     from offline_cache import CacheCorruptError, CacheError, OfflineCache
 
     ttl_hours = settings.effective_ttl_hours
-    passphrase = settings.cache_passphrase.get_secret_value() if settings.cache_passphrase else None
     try:
         return OfflineCache.open(
             settings.cache_dir,
-            key_file=None if passphrase else settings.key_file,
-            passphrase=passphrase,
+            **key_arguments(settings),
             ttl_seconds=max(ttl_hours, 1 / 60) * 3600,
             clinical_allowed=settings.mode is not Mode.LOBBY and ttl_hours > 0,
         )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+
+from kiosk.widgets.words import Words
 
 
-class StatusBanner(Static):
+class StatusBanner(Words):
     """Zero or more warning lines the clerk must not miss; hidden when there are none."""
 
     DEFAULT_CSS = """

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.widgets import Static
+
+from kiosk.widgets.words import Words
 
 _BARS = " ▁▂▃▄▅▆▇█"
 
 
-class HourlyChart(Static):
+class HourlyChart(Words):
     """A few rows of block characters, one column per hour, the newest hour on the right."""
 
     DEFAULT_CSS = """

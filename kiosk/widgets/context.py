@@ -1,13 +1,22 @@
-"""What every screen and widget of the kiosk needs to know: the words, the clock and the mode."""
+"""What every screen and widget of the kiosk needs to know: the words, the clock, the mode and who is signed in."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kiosk.activity import Clock
 from kiosk.i18n import Translator
 from kiosk.settings import Mode
+
+
+@dataclass(slots=True)
+class SignedIn:
+    """The staff member signed in at the kiosk, as the screens show them; only the app changes it."""
+
+    staff_id: str | None = None
+    offline: bool = False
+    """Their PIN was checked on this kiosk while the server was down."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +26,7 @@ class KioskContext:
     t: Translator
     clock: Clock
     mode: Mode
+    staff: SignedIn = field(default_factory=SignedIn)
 
     @property
     def lobby(self) -> bool:

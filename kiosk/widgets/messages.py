@@ -94,10 +94,11 @@ class LookupFailed(Message):
 
 @dataclass
 class AppointmentsLoaded(Message):
-    """Today's appointments of the patient on screen."""
+    """Today's appointments of the patient on screen; `refused` when the server answered with another person's."""
 
     patient_id: str
     appointments: list[Appointment]
+    refused: bool = False
 
 
 @dataclass

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from kiosk.widgets.context import KioskContext, format_date
+from kiosk.widgets.words import Words
 from lookup import PatientRecord, Sex
 
 
@@ -13,7 +13,7 @@ def sex_words(context: KioskContext, sex: Sex | None) -> str:
     return context.t(f"sex.{sex.value}") if sex is not None else "—"
 
 
-class PatientCard(Static):
+class PatientCard(Words):
     """Name, birth date, sex and identifiers; in the lobby only the name and birth year (others may be watching)."""
 
     DEFAULT_CSS = """

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.widgets import Static
 
 from kiosk.i18n import Translator
+from kiosk.widgets.words import Words
 
 if TYPE_CHECKING:
     from lookup import LookupStep
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 _MARK = {"started": ("⟳", "bold yellow"), "done": ("✔", "bold green"), "failed": ("✘", "bold red")}
 
 
-class LookupProgress(Static):
+class LookupProgress(Words):
     """A one-line list of lookup steps (`connect ✔ · identify ⟳ …`), hidden when no lookup runs."""
 
     DEFAULT_CSS = """

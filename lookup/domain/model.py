@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
+from functools import partial
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lookup.domain.identifiers import DEFAULT_TABLE, value_problem
+from lookup.domain.text import NAME_CHARS, inert, strip_controls
 
 FHIR_ID_PATTERN: Final = r"^[A-Za-z0-9\-.]{1,64}$"
 """A FHIR resource id (R4 `id` datatype): the one rule for every id read, stored or served, as the string pydantic
@@ -24,6 +26,12 @@ FHIR_ID: Final = re.compile(FHIR_ID_PATTERN)
 PHONE_PATTERN: Final = r"^\+?[0-9 .-]{6,20}$"
 """A phone number as a person writes it; `lookup.domain.text.phone_digits` reads the number out of it."""
 PHONE: Final = re.compile(PHONE_PATTERN)
+
+DisplayText = Annotated[str, AfterValidator(inert)]
+"""Text from a server, a card or a person, shown as it is: never escape sequences, controls or bidirectional
+overrides, at most `DISPLAY_CHARS` long (`lookup.domain.text.inert`). Every free-text field of the domain is one."""
+NameText = Annotated[str, AfterValidator(partial(inert, limit=NAME_CHARS))]
+"""The same for a name (of a person, a facility, a unit, a code): at most `NAME_CHARS` long."""
 
 
 class DomainModel(BaseModel):
@@ -48,7 +56,13 @@ class SignatureStatus(StrEnum):
     VALID = "valid"
     INVALID = "invalid"
     UNKNOWN_SIGNER = "unknown-signer"
+    SIGNER_MISMATCH = "signer-mismatch"
+    """The signature holds, with a trusted key of another facility than the one the document names as its source."""
     UNSIGNED = "unsigned"
+
+
+FAILED_SIGNATURES: Final = frozenset({SignatureStatus.INVALID, SignatureStatus.SIGNER_MISMATCH})
+"""Signature statuses shown in red: the document must not be relied on."""
 
 
 class MatchGrade(StrEnum):
@@ -81,6 +95,9 @@ class Identifier(DomainModel):
 
     @model_validator(mode="after")
     def _value_fits_system(self) -> Identifier:
+        # An identifier is matched, never cleaned: one carrying control characters is refused whole.
+        if strip_controls(self.system) != self.system or strip_controls(self.value) != self.value:
+            raise ValueError("an identifier holds control characters")
         kind = DEFAULT_TABLE.kind(self.system)
         if kind is not None:
             problem = value_problem(kind, self.value)
@@ -110,14 +127,14 @@ class Demographics(DomainModel):
     written, often with an old province name.
     """
 
-    family: str | None = None
-    middle: str | None = None
-    given: str | None = None
+    family: NameText | None = None
+    middle: NameText | None = None
+    given: NameText | None = None
     birth_date: dt.date | None = None
     birth_year: Annotated[int | None, Field(ge=1880, le=2100)] = None
     sex: Sex | None = None
-    address: str | None = None
-    province: str | None = None
+    address: DisplayText | None = None
+    province: NameText | None = None
     phone: Annotated[str | None, Field(pattern=PHONE_PATTERN)] = None
 
     @model_validator(mode="after")
@@ -143,9 +160,9 @@ class SignatureCheck(DomainModel):
     """The outcome of checking one signature, and who signed when known."""
 
     status: SignatureStatus
-    issuer: str | None = None
+    issuer: NameText | None = None
     """Facility code and name, or a SMART Health Card issuer URL."""
-    reason: str | None = None
+    reason: DisplayText | None = None
     """Why the status is not `valid`, in plain words (never containing patient data)."""
 
 
@@ -161,8 +178,19 @@ class ScanReading(DomainModel):
     """Old or cancelled numbers a card also carries: searched only when the primary ones find nothing."""
     demographics: Demographics = Demographics()
     signature: SignatureCheck = SignatureCheck(status=SignatureStatus.UNSIGNED)
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[DisplayText, ...] = ()
     """Structural doubts (a CCCD century digit that disagrees with the birth year): shown to the clerk."""
+
+    @property
+    def unverified(self) -> bool:
+        """A card that names someone but whose signature does not hold (tampered, expired or not yet valid, an
+        issuer not trusted, or a health card with its signature stripped): it identifies nobody before a person
+        has read why. Codes that are never signed (a CCCD QR) are not unverified: they prove nothing either way."""
+        if not self.identifiers and not self.former_identifiers and self.demographics.is_empty():
+            return False
+        status = self.signature.status
+        stripped = status is SignatureStatus.UNSIGNED and self.kind is ScanKind.SHC
+        return stripped or status in (SignatureStatus.INVALID, SignatureStatus.UNKNOWN_SIGNER)
 
 
 class ScanResult(ScanReading):
@@ -239,8 +267,8 @@ class DocumentType(StrEnum):
 class Provenance(DomainModel):
     """Where an item of a summary came from and whether its document's signature holds."""
 
-    facility_code: str | None = None
-    facility_name: str | None = None
+    facility_code: NameText | None = None
+    facility_name: NameText | None = None
     document_id: str | None = None
     document_type: DocumentType = DocumentType.OTHER
     date: dt.date | None = None
@@ -252,9 +280,9 @@ class DocumentInfo(DomainModel):
 
     id: str
     type: DocumentType
-    title: str = ""
-    facility_code: str | None = None
-    facility_name: str | None = None
+    title: DisplayText = ""
+    facility_code: NameText | None = None
+    facility_name: NameText | None = None
     date: dt.date | None = None
     signature: SignatureCheck
 
@@ -262,9 +290,9 @@ class DocumentInfo(DomainModel):
 class SummaryItem(DomainModel):
     """One line of a summary section: an allergy, a problem, a medication, an appointment..."""
 
-    text: str
-    code: str | None = None
-    detail: str | None = None
+    text: DisplayText
+    code: NameText | None = None
+    detail: DisplayText | None = None
     """Severity, dose, status: what a clinician reads right after the text."""
     date: dt.date | None = None
     provenance: Provenance = Provenance()
@@ -287,8 +315,8 @@ class Appointment(DomainModel):
         "checked-in",
         "waitlist",
     ]
-    description: str = ""
-    facility_name: str | None = None
+    description: DisplayText = ""
+    facility_name: NameText | None = None
     provenance: Provenance = Provenance()
 
 
@@ -296,22 +324,22 @@ class Referral(DomainModel):
     """A referral paper (ServiceRequest) between facilities."""
 
     id: str
-    reason: str
-    from_facility: str | None = None
-    to_facility: str | None = None
+    reason: DisplayText
+    from_facility: NameText | None = None
+    to_facility: NameText | None = None
     date: dt.date | None = None
-    status: str = "active"
+    status: NameText = "active"
     provenance: Provenance = Provenance()
 
 
 class Observation(DomainModel):
     """One lab result, kept numeric where it is so trends can be drawn."""
 
-    code: str
-    name: str
+    code: NameText
+    name: NameText
     value: float | None = None
-    value_text: str | None = None
-    unit: str | None = None
+    value_text: DisplayText | None = None
+    unit: NameText | None = None
     date: dt.date | None = None
     provenance: Provenance = Provenance()
 
@@ -334,7 +362,8 @@ class PatientSummary(DomainModel):
 
     @property
     def has_invalid_document(self) -> bool:
-        return any(d.signature.status is SignatureStatus.INVALID for d in self.documents)
+        """Whether a document failed its check in a way to warn of: tampered, or signed by another facility."""
+        return any(d.signature.status in FAILED_SIGNATURES for d in self.documents)
 
 
 class LookupStatus(StrEnum):
@@ -343,6 +372,13 @@ class LookupStatus(StrEnum):
     NOT_FOUND = "not-found"
     CONSENT_REQUIRED = "consent-required"
     OFFLINE = "offline"
+    WRONG_PATIENT = "wrong-patient"
+    """The server answered with records or a Patient of another person than the one asked for: nothing of the answer
+    is shown or kept, and the message says which part did not match, in words without data."""
+    REFUSED = "refused"
+    """The kiosk stopped the lookup itself to stay safe: the server or a health link would have had credentials, a
+    token or a passcode sent elsewhere or in the clear, or offered more than the kiosk reads. The message says which;
+    it is no statement about the patient's records."""
 
 
 class LookupSource(StrEnum):
@@ -361,7 +397,7 @@ class LookupOutcome(DomainModel):
     candidates: tuple[Candidate, ...] = ()
     summary: PatientSummary | None = None
     break_glass: bool = False
-    message: str | None = None
+    message: DisplayText | None = None
     """Why it ended as it did, in plain words without patient data (for `offline`, `not-found`)."""
 
     @model_validator(mode="after")
@@ -372,6 +408,8 @@ class LookupOutcome(DomainModel):
             raise ValueError("a `candidates` outcome needs at least one candidate")
         if self.source is LookupSource.CACHE and self.age_seconds is None:
             raise ValueError("an answer from the cache must say how old it is")
+        if self.status is LookupStatus.WRONG_PATIENT and (self.patient or self.summary or self.candidates):
+            raise ValueError("a `wrong-patient` outcome carries nothing of the answer it refused")
         return self
 
     @field_validator("candidates")

@@ -27,24 +27,11 @@ from lookup.domain.model import (
     SummaryItem,
 )
 from lookup.fhir.primitives import code_of, items, parse_date, parse_datetime, text_of
+from lookup.fhir.references import entry_index, target
 
 LOINC = "http://loinc.org"
 BLOOD_GROUP_CODES = frozenset({"882-1", "883-9", "34474-7"})
 Json = dict[str, Any]
-
-
-def _index(bundle: Mapping[str, Any]) -> dict[str, Json]:
-    """Resources of a bundle by fullUrl and by `Type/id`, to resolve references inside it."""
-    found: dict[str, Json] = {}
-    for entry in items(bundle.get("entry")):
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("resource"), dict):
-            continue
-        resource = entry["resource"]
-        if isinstance(entry.get("fullUrl"), str):
-            found[entry["fullUrl"]] = resource
-        if isinstance(resource.get("id"), str):
-            found[f"{resource.get('resourceType')}/{resource['id']}"] = resource
-    return found
 
 
 def resources(bundle: Mapping[str, Any]) -> list[Json]:
@@ -60,14 +47,6 @@ def composition_of(bundle: Mapping[str, Any]) -> Json | None:
     if entries and entries[0].get("resourceType") == "Composition":
         return entries[0]
     return None
-
-
-def document_subject(bundle: Mapping[str, Any]) -> str | None:
-    """The `Patient/{id}` reference of a document's Composition."""
-    composition = composition_of(bundle)
-    subject = composition.get("subject") if composition else None
-    ref = subject.get("reference") if isinstance(subject, Mapping) else None
-    return ref if isinstance(ref, str) else None
 
 
 def split_summary(bundle: Mapping[str, Any]) -> tuple[Json | None, list[Json]]:
@@ -86,20 +65,21 @@ def split_summary(bundle: Mapping[str, Any]) -> tuple[Json | None, list[Json]]:
 
 
 def _resolve(ref: Any, index: Mapping[str, Json]) -> Json | None:
-    if not isinstance(ref, Mapping):
-        return None
-    target = ref.get("reference")
-    return index.get(target) if isinstance(target, str) else None
+    found = target(ref, index)
+    return found.resource if found is not None else None
 
 
 def _facility(composition: Mapping[str, Any], index: Mapping[str, Json]) -> tuple[str | None, str | None]:
+    """The facility a document comes from, as (code, name): its custodian, else its first author that is an
+    Organization. A practitioner or device author is never taken for a facility."""
     candidates = [composition.get("custodian"), *(items(composition.get("author")))]
     for ref in candidates:
         if not isinstance(ref, Mapping):
             continue
-        org = _resolve(ref, index)
-        if org is not None and org.get("resourceType") != "Organization":
+        named = target(ref, index)
+        if named is not None and named.type not in (None, "Organization"):
             continue
+        org = named.resource if named is not None else None
         code: str | None = None
         name: str | None = ref.get("display") if isinstance(ref.get("display"), str) else None
         ident = ref.get("identifier")
@@ -117,6 +97,12 @@ def _facility(composition: Mapping[str, Any], index: Mapping[str, Json]) -> tupl
     return None, None
 
 
+def document_facility(bundle: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The (code, name) of the facility a document is shown as coming from: its custodian, else its first
+    Organization author. A signature is bound to this facility (`lookup.service.binding`)."""
+    return _facility(composition_of(bundle) or {}, entry_index(bundle))
+
+
 def _doc_type(composition: Mapping[str, Any] | None) -> DocumentType:
     code = code_of(composition.get("type"), LOINC) if composition else None
     try:
@@ -127,7 +113,7 @@ def _doc_type(composition: Mapping[str, Any] | None) -> DocumentType:
 
 def document_info(bundle: Mapping[str, Any], check: SignatureCheck) -> tuple[DocumentInfo, Provenance]:
     composition = composition_of(bundle) or {}
-    index = _index(bundle)
+    index = entry_index(bundle)
     code, name = _facility(composition, index)
     if check.status is SignatureStatus.VALID and check.issuer and not (code or name):
         name = check.issuer
@@ -373,7 +359,7 @@ def summarize(
     for bundle, check in documents:
         info, prov = document_info(bundle, check)
         infos.append(info)
-        index = _index(bundle)
+        index = entry_index(bundle)
         for resource in resources(bundle)[1:]:
             _add(resource, prov, index, out)
     unsigned = Provenance(signature=SignatureStatus.UNSIGNED)

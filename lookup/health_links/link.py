@@ -24,7 +24,18 @@ _HTTP = re.compile(r"https?://")
 MAX_LABEL = 80
 """The specification's limit on a link's label, in characters."""
 
-ShlErrorKind = Literal["invalid-link", "expired", "passcode", "gone", "unreachable", "decrypt", "content"]
+ShlErrorKind = Literal[
+    "invalid-link",
+    "expired",
+    "passcode",
+    "gone",
+    "unreachable",
+    "decrypt",
+    "content",
+    "insecure",
+    "redirected",
+    "too-large",
+]
 
 
 class ShlError(Exception):

@@ -1,8 +1,14 @@
 """The kiosk's own audit trail: one FHIR AuditEvent per lookup, delivered by an idempotent `PUT AuditEvent/{uuid}`.
 
 The uuid is made once, when the event is built, so a retry or a second delivery from the outbox replaces the same
-resource on the server instead of adding one. Events say who asked (the kiosk's client id and mode), about whom (a
-Patient reference, never a name or number), why (ETREAT or BTG with the reason) and how it ended.
+resource on the server instead of adding one. Events say who asked (the kiosk's client id and mode, and the staff
+member signed in), about whom (a Patient reference, never a name or number), why (ETREAT or BTG with the reason) and
+how it ended.
+
+With a staff member signed in, the person is the requestor agent (`who.identifier` in `STAFF_SYSTEM`) beside the
+kiosk's own agent, and the requestor also carries the person and how their PIN was checked (`server`, or `offline`
+on this kiosk) as extensions: a server that stamps a delivered event with the agents of the delivering token (the
+reference server does) keeps the requestor's extensions, so an event queued offline still says who acted.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict
+
+from lookup.domain.staff import StaffMember
 
 PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 TREATMENT = "ETREAT"
@@ -25,12 +33,28 @@ REASON_HEADER = "X-Break-Glass-Reason"
 AUDIT_EVENT_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/audit-event-type"
 RESTFUL_INTERACTION_SYSTEM = "http://hl7.org/fhir/restful-interaction"
 DICOM_SYSTEM = "http://dicom.nema.org/resources/ontology/DCM"
+STAFF_SYSTEM = "urn:kiosk:staff"
+"""The system of a staff member's identifier in the kiosk's events (and the URL of the extension naming them)."""
+STAFF_VERIFIED_URL = "urn:kiosk:staff-verified"
+_HUMAN_USER = {
+    "system": "http://terminology.hl7.org/CodeSystem/extra-security-role-type",
+    "code": "humanuser",
+    "display": "human user",
+}
 AUDIT_KIND = "audit"
 CHECK_IN_KIND = "check-in"
 
 Action = Literal["lookup", "search", "open", "break-glass", "check-in", "shl"]
-Result = Literal["success", "not-found", "consent-required", "failed", "offline"]
-_OUTCOME_CODE = {"success": "0", "not-found": "0", "consent-required": "4", "offline": "8", "failed": "8"}
+Result = Literal["success", "not-found", "consent-required", "failed", "offline", "wrong-patient"]
+"""`wrong-patient`: the server answered about another person and the kiosk refused the answer (a serious failure)."""
+_OUTCOME_CODE = {
+    "success": "0",
+    "not-found": "0",
+    "consent-required": "4",
+    "offline": "8",
+    "failed": "8",
+    "wrong-patient": "8",
+}
 _SUBTYPE = {
     "lookup": ("search", "search"),
     "search": ("search", "search"),
@@ -69,8 +93,9 @@ def audit_event(
     reason: str | None = None,
     event_id: str | None = None,
     now: dt.datetime | None = None,
+    staff: StaffMember | None = None,
 ) -> dict[str, Any]:
-    """An R4 AuditEvent for one kiosk action."""
+    """An R4 AuditEvent for one kiosk action, naming the staff member signed in when there is one."""
     event_id = event_id or str(uuid.uuid4())
     recorded = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="milliseconds")
     code, display = _SUBTYPE[action]
@@ -86,9 +111,21 @@ def audit_event(
             ]
         },
         "who": {"identifier": {"system": "urn:kiosk:client", "value": client_id or "anonymous-kiosk"}},
-        "requestor": True,
-        "purposeOfUse": [{"coding": [{"system": PURPOSE_SYSTEM, "code": purpose}]}],
+        "requestor": staff is None,
     }
+    agents = [agent]
+    if staff is not None:
+        agent = {
+            "type": {"coding": [_HUMAN_USER]},
+            "who": {"identifier": {"system": STAFF_SYSTEM, "value": staff.staff_id}, "display": staff.staff_id},
+            "requestor": True,
+            "extension": [
+                {"url": STAFF_SYSTEM, "valueString": staff.staff_id},
+                {"url": STAFF_VERIFIED_URL, "valueCode": staff.verified},
+            ],
+        }
+        agents.append(agent)
+    agent["purposeOfUse"] = [{"coding": [{"system": PURPOSE_SYSTEM, "code": purpose}]}]
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "id": event_id,
@@ -103,7 +140,7 @@ def audit_event(
         "outcome": _OUTCOME_CODE[result],
         "outcomeDesc": f"{action}: {result}",
         "purposeOfEvent": [{"coding": [{"system": PURPOSE_SYSTEM, "code": purpose}]}],
-        "agent": [agent],
+        "agent": agents,
         "source": {"observer": {"display": f"kiosk ({mode})"}, "type": [{"code": "1", "display": "User Device"}]},
     }
     if patient_id is not None:
@@ -111,7 +148,7 @@ def audit_event(
             {"what": {"reference": f"Patient/{patient_id}"}, "role": {"code": "1", "display": "Patient"}}
         ]
     if break_glass and reason:
-        agent["extension"] = [{"url": "urn:kiosk:break-glass-reason", "valueString": reason}]
+        agent.setdefault("extension", []).append({"url": "urn:kiosk:break-glass-reason", "valueString": reason})
     return event
 
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from lookup.domain.model import Candidate, Demographics, Identifier, MatchGrade, PatientRecord
 from lookup.fhir.bundles import bundle_total, match_entries, next_link, search_entries
-from lookup.fhir.documents import document_subject, split_summary
+from lookup.fhir.documents import resources, split_summary
 from lookup.fhir.patient import patient_record, patient_resource
 from lookup.service.audit import BREAK_GLASS, PURPOSE_HEADER
 from lookup.transport.client import FhirClient
-from lookup.transport.faults import FaultKind, FhirError
+from lookup.transport.faults import REFUSED_KINDS, FaultKind, FhirError
 
 Json = dict[str, Any]
 PROBE_KINDS = frozenset({FaultKind.NOT_FOUND, FaultKind.NOT_SUPPORTED, FaultKind.BAD_REQUEST})
@@ -38,12 +38,20 @@ LOOSE_QUERIES: tuple[tuple[str, str], ...] = (
 
 
 class Fetched:
-    """The documents and loose resources of one patient, as the server gave them."""
+    """The documents and loose resources of one patient, as the server gave them (`lookup.service.binding` checks
+    they are about that patient); `patients` are the Patient resources the answer held besides its documents."""
 
-    def __init__(self, patient: PatientRecord | None, documents: list[Json], loose: list[Json]) -> None:
+    def __init__(
+        self,
+        patient: PatientRecord | None,
+        documents: list[Json],
+        loose: list[Json],
+        patients: list[Json] | None = None,
+    ) -> None:
         self.patient = patient
         self.documents = documents
         self.loose = loose
+        self.patients = patients or []
 
 
 class Fetcher:
@@ -66,8 +74,9 @@ class Fetcher:
         return pages
 
     async def patients_by_identifiers(self, identifiers: Sequence[Identifier]) -> list[PatientRecord]:
-        """Every Patient carrying one of the identifiers, in one request (comma = OR in FHIR token search); a
-        server that refuses the OR form is asked once per identifier, in parallel."""
+        """The Patients found by one of the identifiers, in one request (comma = OR in FHIR token search); a server
+        that refuses the OR form is asked once per identifier, in parallel. Each should carry one of them: the
+        service refuses the answer when one does not (`lookup.service.binding.bind_identified`)."""
         tokens = list(dict.fromkeys(i.token for i in identifiers))
         try:
             bundles = [await self.client.get("Patient", {"identifier": ",".join(tokens)})]
@@ -76,12 +85,10 @@ class Fetcher:
                 raise
             bundles = list(await asyncio.gather(*(self.client.get("Patient", {"identifier": t}) for t in tokens)))
         found: dict[str, PatientRecord] = {}
-        wanted = {(i.system, i.value) for i in identifiers}
         for bundle in bundles:
             for resource in search_entries(bundle, "Patient"):
                 record = patient_record(resource)
-                # A lenient server may ignore a search parameter: keep only patients that carry the identifier.
-                if record is not None and wanted & {(i.system, i.value) for i in record.identifiers}:
+                if record is not None:
                     found[record.id] = record
         return list(found.values())
 
@@ -212,7 +219,8 @@ class Fetcher:
                 self.client.learn("summary")
                 resource, documents = split_summary(bundle)
                 patient = patient_record(resource) if resource is not None else None
-                return Fetched(patient, documents, [])
+                patients = [r for r in resources(bundle) if r.get("resourceType") == "Patient"]
+                return Fetched(patient, documents, [], patients)
         return await self.assemble(patient_id, headers)
 
     async def assemble(self, patient_id: str, headers: Mapping[str, str]) -> Fetched:
@@ -241,7 +249,7 @@ class Fetcher:
         documents: list[Json] = []
         for page in await self._pages(first):
             documents.extend(r for r in search_entries(page, "Bundle") if r.get("type") == "document")
-        return _of_subject(documents, patient_id)
+        return documents
 
     async def _loose(self, patient_id: str, headers: Mapping[str, str]) -> list[Json]:
         features = await self.client.features()
@@ -251,7 +259,8 @@ class Fetcher:
             try:
                 bundle = await self.client.get(resource_type, {param: f"Patient/{patient_id}"}, headers=headers)
             except FhirError as exc:
-                if exc.offline or exc.kind is FaultKind.CONSENT_REQUIRED:
+                # A query the kiosk refused (a redirect, a link elsewhere) stops the lookup: never an empty section.
+                if exc.offline or exc.kind is FaultKind.CONSENT_REQUIRED or exc.kind in REFUSED_KINDS:
                     raise
                 return []
             return search_entries(bundle, resource_type)
@@ -288,12 +297,6 @@ def first_fault(group: BaseExceptionGroup[FhirError]) -> FhirError:
     faults = [e for e in group.exceptions if isinstance(e, FhirError)]
     consent = [e for e in faults if e.kind is FaultKind.CONSENT_REQUIRED]
     return (consent or faults)[0]
-
-
-def _of_subject(documents: list[Json], patient_id: str) -> list[Json]:
-    """Only documents about this patient: a lenient server may have ignored the subject filter."""
-    local = f"Patient/{patient_id}"
-    return [d for d in documents if (document_subject(d) or "").endswith(("/" + local, local))]
 
 
 def candidates_from_match(

@@ -1,12 +1,15 @@
 """Answering from the offline cache when the server cannot: the same call, marked `source=cache` with its age.
 
 What was withheld online stays withheld offline: a patient without consent comes back as `consent-required`, and a
-summary that was released by break-glass is shown again only to another break-glass call.
+summary that was released by break-glass is shown again only to another break-glass call. What the cache gives back
+is bound to the call as the server's answers are (`lookup.service.binding`): the record found by a patient id has
+that id, one found by identifiers carries one of them, and a summary is about the record it is kept with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from lookup.domain.model import (
     Candidate,
@@ -19,10 +22,14 @@ from lookup.domain.model import (
     PatientRecord,
     PatientSummary,
 )
+from lookup.service.binding import Subject, WrongPatientError, bind_record, carries_one_of
 from lookup.service.offline_store import Hit, OfflineStore
 from lookup.service.ranking import rank_records
 from lookup.service.results import Reporter
 from lookup.transport.faults import FhirError
+
+CACHE: Final = "the offline copy"
+_FOREIGN: Final = "a record of another patient"
 
 
 def answer_from_cache(
@@ -56,6 +63,11 @@ def answer_from_cache(
             oldest = max(by_id[c.patient.id].age_seconds for c in ranked)
             return _cached(fault, LookupStatus.CANDIDATES, oldest, candidates=tuple(ranked[:10]))
         hits = [by_id[certain[0].patient.id]] if certain else []
+    try:
+        _bind(hits, patient_id, identifiers if query is None else ())
+    except WrongPatientError as refused:
+        rep.failed("cache", "wrong-patient")
+        return LookupOutcome(status=LookupStatus.WRONG_PATIENT, message=refused.message)
     if len(hits) != 1:
         rep.failed("cache", "no cached record" if not hits else "several cached records")
         if len(hits) > 1:
@@ -75,6 +87,19 @@ def answer_from_cache(
         summary=entry.summary,
         break_glass=reason is not None,
     )
+
+
+def _bind(hits: Sequence[Hit], patient_id: str | None, identifiers: Sequence[Identifier]) -> None:
+    """Each cached record is the one asked for, and its summary is about it (a damaged or foreign cache entry is
+    refused as a server's answer would be)."""
+    for hit in hits:
+        entry = hit.entry
+        if patient_id is not None:
+            bind_record(entry.patient, Subject(patient_id, source=CACHE))
+        elif identifiers and not carries_one_of(entry.patient, identifiers):
+            raise WrongPatientError(_FOREIGN, source=CACHE)
+        if entry.summary is not None and entry.summary.patient.id != entry.patient.id:
+            raise WrongPatientError(_FOREIGN, source=CACHE)
 
 
 def _cached(

@@ -4,6 +4,9 @@ Every public method answers; none raises for a network or data fault. Faults of 
 429, a cut or malformed answer) make the same call answer from the cache, marked `source=cache` with its age, or
 end as `offline` with a sentence saying which fault it was. Missing consent is an outcome (`consent-required`, with
 the patient), and break-glass is a separate, explicit call. Each lookup leaves an AuditEvent in the outbox.
+An answer holding anything about another person than the one asked for is refused whole (`wrong-patient`: neither
+shown nor cached, but audited), and a document is `valid` only when signed by the facility it names
+(`lookup.service.binding`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -30,11 +34,24 @@ from lookup.domain.model import (
     ScanResult,
     SignatureStatus,
 )
+from lookup.domain.staff import SignInResult, StaffMember
 from lookup.fhir.documents import summarize
 from lookup.fhir.patient import patient_record
 from lookup.health_links import retrieval as shl
 from lookup.health_links.link import ShlError, parse_link
-from lookup.service.audit import BREAK_GLASS, PURPOSE_HEADER, REASON_HEADER, TREATMENT, Action
+from lookup.service.audit import BREAK_GLASS, PURPOSE_HEADER, REASON_HEADER, TREATMENT, Action, Result
+from lookup.service.audit_journal import AuditJournal
+from lookup.service.binding import (
+    LINK,
+    Subject,
+    WrongPatientError,
+    bind_answer,
+    bind_documents,
+    bind_identified,
+    bind_record,
+    bind_records,
+    check_document,
+)
 from lookup.service.cache_protocol import Outbox, RecordCache
 from lookup.service.fetch import Fetcher, candidates_from_match
 from lookup.service.from_cache import answer_from_cache
@@ -43,15 +60,23 @@ from lookup.service.outbox_writer import OutboxWriter
 from lookup.service.ranking import query_keys, rank_records, record_keys
 from lookup.service.reception import Reception
 from lookup.service.results import CheckInResult, PrefetchResult, Progress, Reporter, ServiceStatus
+from lookup.service.staff import StaffDesk, StaffRecords
 from lookup.transport.client import FhirClient
 from lookup.transport.config import ServerConfig
-from lookup.transport.faults import FaultKind, FhirError
-from lookup.trust.signatures import verify_document
+from lookup.transport.faults import REFUSED_KINDS, FaultKind, FhirError
 from lookup.trust.trust_list import TrustList
 
 __all__ = ["LookupService", "Progress", "ServerConfig"]
 
 log = logging.getLogger(__name__)
+
+SHL_STATUS: dict[str, LookupStatus] = {
+    "unreachable": LookupStatus.OFFLINE,
+    "insecure": LookupStatus.REFUSED,
+    "redirected": LookupStatus.REFUSED,
+    "too-large": LookupStatus.REFUSED,
+}
+"""The outcome of a link that could not be followed, by the kind of its error; any other kind is `not-found`."""
 
 
 class LookupService:
@@ -66,7 +91,10 @@ class LookupService:
         outbox: Outbox | None = None,
         systems: IdentifierSystems = DEFAULT_TABLE,
         transport: httpx.AsyncBaseTransport | None = None,
+        audit_journal: Path | None = None,
     ) -> None:
+        """`audit_journal`: the folder where audit events the outbox cannot take wait for this server
+        (`lookup.service.audit_journal`); without it such an event is sent once, best effort."""
         self.config = config
         self.trust = trust
         self.systems = systems
@@ -75,7 +103,9 @@ class LookupService:
         self.store = OfflineStore(
             cache, clinical=config.mode != "lobby", record_keys=record_keys, query_keys=query_keys
         )
-        self.writer = OutboxWriter(self.client, outbox)
+        self.desk = StaffDesk(self.client, StaffRecords(cache, config.client_id, config.mode))
+        journal = AuditJournal(audit_journal, config.base_url) if audit_journal is not None else None
+        self.writer = OutboxWriter(self.client, outbox, lambda: self.desk.current, journal)
         self.reception = Reception(self.client, self.fetch, self.store, self.writer)
 
     # -- public API ---------------------------------------------------------------------------------------------
@@ -143,7 +173,7 @@ class LookupService:
             )
         except ShlError as exc:
             rep.failed("link", exc.kind)
-            status = LookupStatus.OFFLINE if exc.kind == "unreachable" else LookupStatus.NOT_FOUND
+            status = SHL_STATUS.get(exc.kind, LookupStatus.NOT_FOUND)
             return LookupOutcome(status=status, message=str(exc))
         rep.done("link", f"{len(files)} files")
         documents = [f.content for f in files if f.content.get("resourceType") == "Bundle"]
@@ -155,14 +185,34 @@ class LookupService:
                     patient = patient_record(resource)
         if patient is None:
             return LookupOutcome(status=LookupStatus.NOT_FOUND, message="the link holds no patient summary")
+        try:
+            bind_documents(documents, Subject(patient.id, source=LINK).knowing(patient))
+        except WrongPatientError as refused:
+            # The link's patient ids name nobody on the server: the refusal is audited without one.
+            return self._refused(rep, WrongPatientError(refused.what, source=LINK), "shl")
         rep.start("verify")
-        checks = [verify_document(d, self.trust) for d in documents]
+        checks = [check_document(d, self.trust) for d in documents]
         rep.done("verify", _verify_detail(checks))
         summary = summarize(patient, list(zip(documents, checks, strict=True)))
         self.writer.audit("shl", "success", patient.id)
         return LookupOutcome(status=LookupStatus.FOUND, patient=patient, summary=summary)
 
+    async def sign_in(self, staff_id: str, pin: str) -> SignInResult:
+        """Sign a staff member in: checked by the server, or offline against the PIN this kiosk last saw accepted.
+        From then on the server's tokens and the kiosk's own audit events name them."""
+        return await self.desk.sign_in(staff_id, pin)
+
+    async def sign_out(self) -> None:
+        await self.desk.sign_out()
+
+    @property
+    def staff(self) -> StaffMember | None:
+        """The staff member signed in, or None."""
+        return self.desk.current
+
     async def appointments_today(self, patient_id: str) -> list[Appointment]:
+        """Today's appointments of one patient; raises `WrongPatientError` (none shown) when the server's answer
+        holds another person's."""
         return await self.reception.appointments_today(patient_id)
 
     async def check_in(self, appointment_id: str) -> CheckInResult:
@@ -212,7 +262,14 @@ class LookupService:
         """Run a network flow; a server fault turns into the cache's answer, or into `offline` with its cause."""
         try:
             return await flow()
+        except WrongPatientError as refused:
+            return self._refused(rep, refused, _action(query, patient_id, reason), reason)
         except FhirError as exc:
+            if exc.kind in REFUSED_KINDS:
+                # The server tried to have credentials sent elsewhere: said as such, never covered by the cache.
+                rep.interrupted(exc.kind.value)
+                log.warning("lookup refused: %s", exc.kind)
+                return LookupOutcome(status=LookupStatus.REFUSED, message=exc.describe())
             if not exc.offline and exc.kind not in (FaultKind.UNAUTHORIZED, FaultKind.FORBIDDEN):
                 log.info("lookup ended by the server's answer (%s)", exc.kind)
                 return LookupOutcome(status=LookupStatus.NOT_FOUND, message=exc.describe())
@@ -231,6 +288,7 @@ class LookupService:
         rep.done("connect")
         rep.start("identify", f"{len(identifiers)} identifiers")
         patients = await self.fetch.patients_by_identifiers(identifiers)
+        bind_identified(patients, identifiers)
         rep.done("identify", f"{len(patients)} found")
         if not patients:
             self.writer.audit("lookup", "not-found", None)
@@ -240,7 +298,7 @@ class LookupService:
             candidates = [Candidate(patient=p, score=0.5, grade=MatchGrade.POSSIBLE) for p in patients]
             self.writer.audit("lookup", "success", None)
             return LookupOutcome(status=LookupStatus.CANDIDATES, candidates=tuple(candidates))
-        return await self._open(patients[0].id, patients[0], rep, "lookup")
+        return await self._open(patients[0].id, patients[0], rep, "lookup", asked=identifiers)
 
     async def _search(self, query: Demographics, rep: Reporter) -> LookupOutcome:
         rep.start("connect")
@@ -273,11 +331,20 @@ class LookupService:
         return LookupOutcome(status=LookupStatus.CANDIDATES, candidates=shown)
 
     async def _open(
-        self, patient_id: str, known: PatientRecord | None, rep: Reporter, action: Action, reason: str | None = None
+        self,
+        patient_id: str,
+        known: PatientRecord | None,
+        rep: Reporter,
+        action: Action,
+        reason: str | None = None,
+        asked: Sequence[Identifier] = (),
     ) -> LookupOutcome:
+        """Open one patient; everything the server answers must be about them (`lookup.service.binding`), and
+        `asked` are the identifiers the lookup began from, which the Patient returned must carry."""
         glass = reason is not None
+        subject = Subject(patient_id, tuple(asked)).knowing(known)
         if self.config.mode != "er":
-            return await self._visit(patient_id, known, action)
+            return await self._visit(patient_id, known, action, subject)
         headers = {PURPOSE_HEADER: BREAK_GLASS if glass else TREATMENT}
         if reason is not None:
             # Header values are ASCII; the reason is sent percent-encoded UTF-8 so Vietnamese text survives.
@@ -288,22 +355,24 @@ class LookupService:
         except FhirError as exc:
             if glass and exc.kind is FaultKind.BAD_REQUEST:
                 rep.failed("summary", "break-glass refused")
-                return await self._glass_refused(patient_id, known, reason, exc)
+                return await self._glass_refused(patient_id, known, reason, exc, subject)
             if exc.kind is not FaultKind.CONSENT_REQUIRED:
                 raise
             rep.failed("summary", "consent-required")
-            patient = known or await self.fetch.patient(patient_id)
+            patient = await self._patient(patient_id, known, subject)
             if patient is None:
                 return LookupOutcome(status=LookupStatus.NOT_FOUND, message="no such patient on the server")
             self.store.save(CachedPatient(patient=patient, consent_required=True))
             self.writer.audit(action, "consent-required", patient.id, glass, reason)
             return LookupOutcome(status=LookupStatus.CONSENT_REQUIRED, patient=patient, message=exc.describe())
         rep.done("summary", f"{len(fetched.documents)} documents")
+        # Before anything of the answer is verified, kept or shown: all of it must be about this patient.
+        bind_answer(subject, fetched.patient, fetched.patients, fetched.documents, fetched.loose)
         patient = fetched.patient or known
         if patient is None:
             return LookupOutcome(status=LookupStatus.NOT_FOUND, message="no such patient on the server")
         rep.start("verify")
-        checks = [verify_document(d, self.trust) for d in fetched.documents]
+        checks = [check_document(d, self.trust) for d in fetched.documents]
         rep.done("verify", _verify_detail(checks))
         summary = summarize(patient, list(zip(fetched.documents, checks, strict=True)), fetched.loose)
         rep.start("cache")
@@ -312,17 +381,20 @@ class LookupService:
         self.writer.audit(action, "success", patient.id, glass, reason)
         return LookupOutcome(status=LookupStatus.FOUND, patient=patient, summary=summary, break_glass=glass)
 
-    async def _visit(self, patient_id: str, known: PatientRecord | None, action: Action) -> LookupOutcome:
+    async def _visit(
+        self, patient_id: str, known: PatientRecord | None, action: Action, subject: Subject
+    ) -> LookupOutcome:
         """Reception and lobby: who the patient is and, for reception, the referrals addressed to this facility
         (the server leaves out diagnoses the patient has not consented to share). A summary is never asked for:
         the server refuses it to these roles. Only the identity is kept offline, and never over a richer record."""
-        patient = known or await self.fetch.patient(patient_id)
+        patient = await self._patient(patient_id, known, subject)
         if patient is None:
             return LookupOutcome(status=LookupStatus.NOT_FOUND, message="no such patient on the server")
         summary = None
         if self.config.mode == "reception":
             try:
                 referrals = await self.fetch.referrals_of(patient.id, self.config.facility_code)
+                bind_records(referrals, subject.knowing(patient), "a referral")
                 summary = summarize(patient, [], referrals)
             except FhirError as exc:
                 if exc.offline:
@@ -334,21 +406,40 @@ class LookupService:
         return LookupOutcome(status=LookupStatus.FOUND, patient=patient, summary=summary)
 
     async def _glass_refused(
-        self, patient_id: str, known: PatientRecord | None, reason: str | None, exc: FhirError
+        self, patient_id: str, known: PatientRecord | None, reason: str | None, exc: FhirError, subject: Subject
     ) -> LookupOutcome:
         """The server refused the break-glass reason: the glass stays whole, and the clerk reads the server's words
         (a new reason may be given)."""
-        patient = known or await self.fetch.patient(patient_id)
+        patient = await self._patient(patient_id, known, subject)
         if patient is None:
             return LookupOutcome(status=LookupStatus.NOT_FOUND, message="no such patient on the server")
         self.writer.audit("break-glass", "failed", patient.id, True, reason)
         message = exc.server_text or "the server refused the break-glass reason"
         return LookupOutcome(status=LookupStatus.CONSENT_REQUIRED, patient=patient, message=message)
 
+    async def _patient(self, patient_id: str, known: PatientRecord | None, subject: Subject) -> PatientRecord | None:
+        """The patient already identified, else as the server reads them: either way bound to the subject."""
+        patient = known or await self.fetch.patient(patient_id)
+        return bind_record(patient, subject) if patient is not None else None
+
     async def _prefetch_one(self, patient_id: str) -> bool:
         """Open one referred patient into the cache; whether a summary was kept (only the ER reads summaries)."""
-        outcome = await self._open(patient_id, None, Reporter(None), "open")
+        try:
+            outcome = await self._open(patient_id, None, Reporter(None), "open")
+        except WrongPatientError as refused:
+            self._refused(Reporter(None), refused, "open")
+            return False
         return self.config.mode == "er" and outcome.summary is not None
+
+    def _refused(
+        self, rep: Reporter, refused: WrongPatientError, action: Action, reason: str | None = None
+    ) -> LookupOutcome:
+        """An answer about another person: nothing of it shown or cached; the refusal audited about the patient
+        asked for (never the other one), and said in words without data."""
+        rep.interrupted("wrong-patient")
+        log.warning("answer refused: %s", refused.message)
+        self.writer.audit(action, "wrong-patient", refused.patient_id, reason is not None, reason)
+        return LookupOutcome(status=LookupStatus.WRONG_PATIENT, message=refused.message)
 
     # -- offline ------------------------------------------------------------------------------------------------
 
@@ -374,12 +465,27 @@ class LookupService:
         )
         action: Action = "break-glass" if reason is not None else ("search" if query is not None else "lookup")
         opened = outcome.patient.id if outcome.patient is not None else None
-        self.writer.audit(action, "offline", opened, reason is not None and opened is not None, reason)
+        result: Result = "wrong-patient" if outcome.status is LookupStatus.WRONG_PATIENT else "offline"
+        self.writer.audit(action, result, opened, reason is not None and opened is not None, reason)
         return outcome
+
+
+def _action(query: Demographics | None, patient_id: str | None, reason: str | None) -> Action:
+    """What a guarded lookup was, for its audit event."""
+    if reason is not None:
+        return "break-glass"
+    if query is not None:
+        return "search"
+    return "open" if patient_id is not None else "lookup"
 
 
 def _verify_detail(checks: Sequence[object]) -> str:
     statuses = [getattr(c, "status", None) for c in checks]
     invalid = sum(1 for s in statuses if s is SignatureStatus.INVALID)
     valid = sum(1 for s in statuses if s is SignatureStatus.VALID)
-    return f"{valid} of {len(statuses)} valid" + (f", {invalid} invalid" if invalid else "")
+    mismatch = sum(1 for s in statuses if s is SignatureStatus.SIGNER_MISMATCH)
+    return (
+        f"{valid} of {len(statuses)} valid"
+        + (f", {invalid} invalid" if invalid else "")
+        + (f", {mismatch} signed by another facility" if mismatch else "")
+    )

@@ -17,6 +17,8 @@ from pydantic import ValidationError
 
 from lookup.domain.model import Appointment
 from lookup.fhir.documents import appointment_of
+from lookup.fhir.references import references, target
+from lookup.service.binding import Subject, WrongPatientError, bind_records
 from lookup.service.fetch import Fetcher
 from lookup.service.offline_store import OfflineStore
 from lookup.service.outbox_writer import OutboxWriter
@@ -29,11 +31,11 @@ PREFETCH_CONCURRENCY = 4
 
 
 def _subject(resource: dict[str, Any]) -> str | None:
-    for participant in resource.get("participant") or []:
-        actor = participant.get("actor") if isinstance(participant, dict) else None
-        ref = actor.get("reference") if isinstance(actor, dict) else None
-        if isinstance(ref, str) and ref.startswith("Patient/"):
-            return ref.removeprefix("Patient/")
+    """The id of the patient an Appointment (its participants) or a ServiceRequest (its subject) is about."""
+    for _element, ref in references(resource):
+        found = target(ref, None, resource)
+        if found is not None and found.type == "Patient" and found.id is not None:
+            return found.id
     return None
 
 
@@ -57,7 +59,8 @@ class Reception:
         self.writer = writer
 
     async def appointments_today(self, patient_id: str) -> list[Appointment]:
-        """Today's appointments (local date); from the cache when the server cannot answer, else empty."""
+        """Today's appointments (local date); from the cache when the server cannot answer, else empty.
+        `WrongPatientError` when the server's answer holds another person's appointment."""
         today = dt.date.today()
         try:
             resources = await self.fetch.appointments(patient_id, today.isoformat())
@@ -65,6 +68,12 @@ class Reception:
             log.info("appointments not fetched (%s); using the cache", exc.kind)
             cached = self.store.appointments_of(patient_id)
             return [a for a in _appointments(cached) if a.start.astimezone().date() == today or a.start.date() == today]
+        try:
+            # Another person's appointment among them refuses them all, before any is kept.
+            bind_records(resources, Subject(patient_id), "an appointment")
+        except WrongPatientError:
+            self.writer.audit("lookup", "wrong-patient", patient_id)
+            raise
         for resource in resources:
             self.store.save_appointment(patient_id, resource)
         return _appointments(resources)
@@ -81,6 +90,9 @@ class Reception:
             if resource is None:
                 return CheckInResult(status="failed", message=f"{exc.describe()}; the appointment is not cached")
             return self._queue(resource, exc.describe())
+        if resource.get("id") != appointment_id:
+            # Checking in whatever came back would mark another appointment (perhaps another person's) as arrived.
+            return CheckInResult(status="failed", message="the server answered with another appointment")
         if resource.get("status") in ("arrived", "checked-in", "fulfilled"):
             return CheckInResult(status="checked-in", message="already checked in")
         if resource.get("status") in ("cancelled", "noshow", "entered-in-error"):
@@ -117,13 +129,7 @@ class Reception:
             referrals = await self.fetch.referrals_to(facility_code)
         except FhirError as exc:
             return PrefetchResult(message=exc.describe())
-        patients = sorted(
-            {
-                str(r["subject"]["reference"]).removeprefix("Patient/")
-                for r in referrals
-                if isinstance(r.get("subject"), dict) and str(r["subject"].get("reference", "")).startswith("Patient/")
-            }
-        )
+        patients = sorted({pid for pid in map(_subject, referrals) if pid is not None})
         gate = asyncio.Semaphore(PREFETCH_CONCURRENCY)
         summaries = 0
         appointments = 0
@@ -137,6 +143,8 @@ class Reception:
                     appointments += len(await self.appointments_today(patient_id))
                 except FhirError as exc:
                     log.info("prefetch of one patient stopped (%s)", exc.kind)
+                except WrongPatientError as refused:
+                    log.warning("prefetch of one patient refused: %s", refused.message)
 
         await asyncio.gather(*(one(p) for p in patients))
         return PrefetchResult(

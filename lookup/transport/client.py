@@ -11,18 +11,22 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import posixpath
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import orjson
+from pydantic import SecretStr
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from lookup.domain.origins import origin_of
+from lookup.domain.text import inert
 from lookup.fhir.capabilities import ServerFeatures, parse_capability_statement
 from lookup.transport.breaker import CircuitBreaker
 from lookup.transport.config import ServerConfig
-from lookup.transport.faults import FaultKind, FhirError
+from lookup.transport.faults import FOREIGN_TOKEN_URL, FaultKind, FhirError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,14 @@ logging.getLogger("httpx").addFilter(_QueryRedactor())
 
 FHIR_JSON = "application/fhir+json"
 Json = dict[str, Any]
+Within = Literal["base", "origin"]
+"""Where a request may go: under the configured base URL (every FHIR call) or only on its origin (the token)."""
+
+
+def _under(target: httpx.URL, base: httpx.URL) -> bool:
+    """Whether an absolute URL's path lies under the base URL's path (after `..` segments are resolved)."""
+    path = posixpath.normpath(target.path) + ("/" if target.path.endswith("/") else "")
+    return (path if path.endswith("/") else path + "/").startswith(base.path)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -89,8 +101,7 @@ def _issue_text(body: Any) -> str | None:
         details = issue.get("details") if isinstance(issue, dict) else None
         text = details.get("text") if isinstance(details, dict) else None
         if isinstance(text, str) and text.strip():
-            line = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-            return line[:_SERVER_TEXT_CHARS] or None
+            return " ".join(inert(text, limit=_SERVER_TEXT_CHARS).split()) or None
     return None
 
 
@@ -169,6 +180,8 @@ class FhirClient:
             base_url=self.base_url,
             http2=True,
             transport=transport,
+            # A redirect would carry the bearer token (or the client secret) to wherever it points: never followed.
+            follow_redirects=False,
             timeout=self._timeout(config.timeout_s),
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
             headers={"Accept": FHIR_JSON, "User-Agent": config.user_agent},
@@ -180,6 +193,8 @@ class FhirClient:
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
         self._credentials = config.client_id is not None and config.client_secret is not None
+        self._staff: tuple[str, SecretStr] | None = None
+        """The staff member signed in at the kiosk (id, PIN), sent with every token request while signed in."""
         self._busy_until = 0.0
         self.last_error: FhirError | None = None
 
@@ -239,6 +254,9 @@ class FhirClient:
         form = {"grant_type": "client_credentials", "client_id": self.config.client_id or "", "client_secret": secret}
         if self.config.scope:
             form["scope"] = self.config.scope
+        staff = self._staff
+        if staff is not None:
+            form["staff_id"], form["staff_pin"] = staff[0], staff[1].get_secret_value()
         try:
             body = await self._request(
                 "POST",
@@ -248,6 +266,7 @@ class FhirClient:
                 authenticated=False,
                 resource=False,
                 timeout_s=self.config.timeout_for("connect"),
+                within="origin",
             )
         except FhirError as exc:
             if exc.kind in (FaultKind.NOT_FOUND, FaultKind.NOT_SUPPORTED):
@@ -257,6 +276,10 @@ class FhirClient:
                 self._token = None
                 return
             if exc.kind is FaultKind.BAD_REQUEST:
+                if staff is not None:
+                    # The staff member's PIN is no longer accepted: never sent again (each try counts towards the
+                    # server's lockout of this kiosk), and the person is signed out.
+                    self._staff = None
                 raise FhirError(FaultKind.UNAUTHORIZED, status=exc.status) from None
             raise
         token = body.get("access_token")
@@ -268,7 +291,63 @@ class FhirClient:
         self._token = token
         self._token_expires = time.monotonic() + seconds - min(30.0, seconds / 10)
 
+    # -- the staff member at the kiosk --------------------------------------------------------------------------
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether this kiosk asks the server for tokens (it has client credentials, and the server a token URL)."""
+        return self._credentials
+
+    @property
+    def staff_id(self) -> str | None:
+        """The staff member whose id and PIN go with the token requests; None for a kiosk-only token."""
+        return self._staff[0] if self._staff is not None else None
+
+    async def sign_in_staff(self, staff_id: str, pin: SecretStr, *, verify: bool = True) -> bool:
+        """Name this staff member in every token from now on; with `verify`, ask the server for their token now.
+
+        False when the server turned out to have no token endpoint (nobody can be signed in there). A `FhirError`
+        (a refused PIN is `unauthorized` with status 400) leaves nobody signed in."""
+        async with self._token_lock:
+            self._staff = (staff_id, pin)
+            self._token = None
+            if not verify:
+                return True
+            try:
+                await self._fetch_token()
+            except FhirError:
+                self._staff = None
+                raise
+            if not self._credentials:
+                self._staff = None
+            return self._credentials
+
+    async def sign_out_staff(self) -> None:
+        """Forget the staff member and their token: the next request carries a kiosk-only token."""
+        async with self._token_lock:
+            self._staff = None
+            self._token = None
+
     # -- requests -----------------------------------------------------------------------------------------------
+
+    def _pin(self, path: str, within: Within) -> None:
+        """Refuse, before anything is sent, a request that would leave the configured server: every URL (a paging
+        link, a path with `..`) must lie under the base URL, and the token endpoint on the base's origin."""
+        try:
+            target = httpx.URL(path)
+            if not target.is_absolute_url and not path.startswith("//"):
+                # Relative: httpx appends it to the base URL, and `..` may then climb out of it.
+                target = httpx.URL(self.base_url + path.lstrip("/"))
+        except httpx.InvalidURL:
+            raise FhirError(FaultKind.FOREIGN_ORIGIN) from None
+        if within == "origin":
+            if origin_of(str(target)) != origin_of(self.base_url):
+                log.warning("token endpoint on another origin refused; no credentials sent")
+                raise FhirError(FaultKind.FOREIGN_ORIGIN, detail=FOREIGN_TOKEN_URL)
+            return
+        if origin_of(str(target)) != origin_of(self.base_url) or not _under(target, httpx.URL(self.base_url)):
+            log.warning("a link outside the server's base URL refused; no token sent")
+            raise FhirError(FaultKind.FOREIGN_ORIGIN)
 
     async def get(self, path: str, params: Mapping[str, str] | list[tuple[str, str]] | None = None, **kw: Any) -> Json:
         return await self._request("GET", path, params=params, idempotent=True, **kw)
@@ -305,6 +384,7 @@ class FhirClient:
         idempotent: bool,
         authenticated: bool = True,
         resource: bool = True,
+        within: Within = "base",
     ) -> Json:
         attempts = self.config.retries + 1 if idempotent else 1
         retrying = AsyncRetrying(
@@ -317,7 +397,7 @@ class FhirClient:
             async for attempt in retrying:
                 with attempt:
                     return await self._once(
-                        method, path, params, json, form, headers, timeout_s, authenticated, resource
+                        method, path, params, json, form, headers, timeout_s, authenticated, resource, within
                     )
         except FhirError as exc:
             if exc.offline:
@@ -336,7 +416,9 @@ class FhirClient:
         timeout_s: float | None,
         authenticated: bool,
         resource: bool,
+        within: Within,
     ) -> Json:
+        self._pin(path, within)
         for renewal in (False, True):
             if not self.breaker.allow():
                 raise FhirError(FaultKind.CIRCUIT_OPEN)
@@ -374,6 +456,9 @@ class FhirClient:
                 self.breaker.failure(fatal=True)
                 raise FhirError(FaultKind.UNREACHABLE) from None
             status = response.status_code
+            if 300 <= status < 400:
+                self.breaker.success()
+                raise FhirError(FaultKind.REDIRECTED, status=status)
             if status == 401 and authenticated and self._credentials and not renewal:
                 # A token the server no longer honours: fetch a new one, once.
                 self._token = None

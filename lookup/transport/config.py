@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from lookup.domain.origins import PLAIN_HTTP_REFUSED, plain_http_off_machine
 
 
 class ServerConfig(BaseModel):
@@ -33,6 +35,14 @@ class ServerConfig(BaseModel):
     population_hint: Annotated[int | None, Field(gt=0)] = None
     """The number of patients on the server, when known, for the matching threshold; asked of the server if not."""
     user_agent: str = "kiosk-patient-lookup/0.1"
+    allow_insecure_http: bool = False
+    """Plain `http://` to a server that is not loopback is refused unless the operator sets this knowingly."""
+
+    @model_validator(mode="after")
+    def _encrypted_off_machine(self) -> ServerConfig:
+        if plain_http_off_machine(self.base_url) and not self.allow_insecure_http:
+            raise ValueError(PLAIN_HTTP_REFUSED)
+        return self
 
     def timeout_for(self, step: str) -> float:
         """The budget of one request of a step: a summary carries every document, so it gets twice the time of

@@ -25,6 +25,10 @@ class FaultKind(StrEnum):
     NOT_FOUND = "not-found"
     NOT_SUPPORTED = "not-supported"
     BAD_REQUEST = "bad-request"
+    FOREIGN_ORIGIN = "foreign-origin"
+    """The server named an address on another origin for something only it may receive; nothing was sent."""
+    REDIRECTED = "redirected"
+    """The server answered with a redirect, which the kiosk never follows with its credentials."""
 
 
 OFFLINE_KINDS = frozenset(
@@ -57,6 +61,12 @@ _SENTENCES: dict[FaultKind, str] = {
     FaultKind.NOT_SUPPORTED: "the server does not support this operation",
 }
 """The sentence of each fault that has nothing more to say than its kind."""
+
+FOREIGN_TOKEN_URL = "the server's metadata names a token endpoint on another host; credentials were not sent"
+FOREIGN_LINK = "the server's answer links to an address outside its own base URL; the kiosk's token was not sent there"
+REFUSED_KINDS = frozenset({FaultKind.FOREIGN_ORIGIN, FaultKind.REDIRECTED})
+"""Faults of a server that tried to send the kiosk's credentials elsewhere: the lookup stops and says so; neither
+the cache nor a smaller answer stands in for it, since the server itself is not to be trusted with this call."""
 
 
 class FhirError(Exception):
@@ -99,6 +109,10 @@ class FhirError(Exception):
             return f"the server did not answer{within}"
         if k is FaultKind.SERVER_ERROR:
             return f"the server failed (HTTP {self.status})"
+        if k is FaultKind.FOREIGN_ORIGIN:
+            return self.detail or FOREIGN_LINK
+        if k is FaultKind.REDIRECTED:
+            return f"the server answered with a redirect (HTTP {self.status}), which the kiosk does not follow"
         if k is FaultKind.RATE_LIMITED:
             after = f"; retry after {self.retry_after:g} s" if self.retry_after is not None else ""
             return f"the server is busy (HTTP {self.status}){after}"

@@ -22,7 +22,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from lookup.domain.model import SignatureCheck, SignatureStatus
-from lookup.trust.trust_list import TrustList
+from lookup.trust.trust_list import TrustedKey, TrustList
 
 SIGNATURE_TYPE: Final = {"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.1"}
 """Author's signature (ASTM E1762)."""
@@ -79,41 +79,53 @@ def _compact_parts(data: str) -> tuple[dict[str, Any], str, str] | str:
 
 
 def verify_document(bundle: Mapping[str, Any], trust: TrustList) -> SignatureCheck:
-    """Check a document's signature against the trust list. Never raises: every fault is a status."""
+    """Check a document's signature against the trust list. Never raises: every fault is a status.
+
+    This is the cryptographic half: `valid` here means a trusted key signed these bytes. Whether that key belongs
+    to the facility the document names is the other half, `lookup.service.binding.check_document`, which is what
+    the lookup service calls for every document it shows."""
+    return signature_and_key(bundle, trust)[0]
+
+
+def signature_and_key(bundle: Mapping[str, Any], trust: TrustList) -> tuple[SignatureCheck, TrustedKey | None]:
+    """The check of `verify_document`, and the trusted key that made the signature (None when no trusted key
+    did). Never raises."""
     try:
         return _verify(bundle, trust)
     except Exception as exc:  # a malformed document is an `invalid` answer, never a crash of the caller
-        return _check(SignatureStatus.INVALID, f"the signature cannot be checked ({type(exc).__name__})")
+        return _check(SignatureStatus.INVALID, f"the signature cannot be checked ({type(exc).__name__})"), None
 
 
-def _verify(bundle: Mapping[str, Any], trust: TrustList) -> SignatureCheck:
+def _verify(bundle: Mapping[str, Any], trust: TrustList) -> tuple[SignatureCheck, TrustedKey | None]:
     signature = bundle.get("signature")
     if not isinstance(signature, Mapping) or not signature.get("data"):
-        return _check(SignatureStatus.UNSIGNED, "the document carries no signature")
+        return _check(SignatureStatus.UNSIGNED, "the document carries no signature"), None
     if signature.get("sigFormat") != SIG_FORMAT:
-        return _check(SignatureStatus.INVALID, "the signature format is not application/jose")
+        return _check(SignatureStatus.INVALID, "the signature format is not application/jose"), None
     data = signature.get("data")
     if not isinstance(data, str):
-        return _check(SignatureStatus.INVALID, "the signature data is not text")
+        return _check(SignatureStatus.INVALID, "the signature data is not text"), None
     parts = _compact_parts(data)
     if isinstance(parts, str):
-        return _check(SignatureStatus.INVALID, parts)
+        return _check(SignatureStatus.INVALID, parts), None
     header, payload_part, compact = parts
     if header.get("alg") != "ES256":
-        return _check(SignatureStatus.INVALID, "the signature algorithm is not ES256")
+        return _check(SignatureStatus.INVALID, "the signature algorithm is not ES256"), None
     kid = header.get("kid")
     trusted = trust.key(kid) if isinstance(kid, str) else None
     if trusted is None:
-        return _check(SignatureStatus.UNKNOWN_SIGNER, "the signing key is not in the trust list")
+        return _check(SignatureStatus.UNKNOWN_SIGNER, "the signing key is not in the trust list"), None
     content = canonical_bytes(bundle)
     try:
         if payload_part:
             # An attached payload must be exactly the canonical document, else the signature covers something else.
             result = jws.deserialize_compact(compact, trusted.key, algorithms=["ES256"])
             if result.payload != content:
-                return _check(SignatureStatus.INVALID, "the signed content differs from the document", trusted.signer)
+                differs = "the signed content differs from the document"
+                return _check(SignatureStatus.INVALID, differs, trusted.signer), None
         else:
             jws.deserialize_compact(compact, trusted.key, algorithms=["ES256"], payload=content)
     except (JoseError, ValueError) as exc:
-        return _check(SignatureStatus.INVALID, f"the signature does not match ({type(exc).__name__})", trusted.signer)
-    return _check(SignatureStatus.VALID, issuer=trusted.signer)
+        mismatch = f"the signature does not match ({type(exc).__name__})"
+        return _check(SignatureStatus.INVALID, mismatch, trusted.signer), None
+    return _check(SignatureStatus.VALID, issuer=trusted.signer), trusted

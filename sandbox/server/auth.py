@@ -22,9 +22,6 @@ Demo staff, registered with them: `nurse-lan` PIN 246810 and `doctor-minh` PIN 1
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import hmac
 import secrets
 import threading
@@ -33,6 +30,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
+
+# The one PIN hash, shared with the kiosk's offline sign-in (re-exported: the server's PINs are hashed by it).
+from lookup.domain.pins import UNKNOWN_PIN_HASH
+from lookup.domain.pins import hash_pin as hash_pin
+from lookup.domain.pins import pin_matches as pin_matches
 
 
 class Role(StrEnum):
@@ -91,35 +93,7 @@ class TokenError(Exception):
         self.status = status
 
 
-# scrypt at N=2**14, r=8: about 60 ms per check on one core, so a PIN cannot be tried quickly even from a stolen
-# hash list (PINs are short; the lockout around the token route is what stops guessing online).
-_SCRYPT_N: Final = 2**14
-_SCRYPT_R: Final = 8
-_SCRYPT_P: Final = 1
-
-
-def hash_pin(pin: str, salt: bytes | None = None) -> str:
-    """`scrypt$N$r$p$salt$hash` (base64) of a PIN, with a fresh random salt unless one is given."""
-    salt = salt if salt is not None else secrets.token_bytes(16)
-    digest = hashlib.scrypt(pin.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
-    encoded = base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${encoded[0]}${encoded[1]}"
-
-
-def pin_matches(pin: str, stored: str) -> bool:
-    """Whether `pin` hashes to `stored`; compared in constant time. A malformed stored hash never matches."""
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        expected = base64.b64decode(digest, validate=True)
-        derived = hashlib.scrypt(
-            pin.encode(), salt=base64.b64decode(salt, validate=True), n=int(n), r=int(r), p=int(p), dklen=len(expected)
-        )
-    except (ValueError, binascii.Error):
-        return False
-    return scheme == "scrypt" and hmac.compare_digest(derived, expected)
-
-
-_UNKNOWN_STAFF_HASH: Final = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+_UNKNOWN_STAFF_HASH: Final = UNKNOWN_PIN_HASH
 """Checked against when the staff id is unknown, so that answer takes as long as a wrong PIN."""
 
 DEMO_CLIENTS: Final[dict[str, tuple[Role, str | None]]] = {

@@ -30,6 +30,8 @@ from scanners.payloads.common import PayloadError
 _SINGLE = re.compile(r"shc:/([0-9]+)")
 _CHUNK = re.compile(r"shc:/([0-9]{1,2})/([0-9]{1,2})/([0-9]+)")
 _MAX_INFLATED = 1 << 20
+CLOCK_SKEW = dt.timedelta(minutes=5)
+"""How far the kiosk's clock and the issuer's may disagree before `nbf` or `exp` makes a card invalid."""
 # `zip` is a JWE header in RFC 7516; SMART Health Cards put it in the JWS header, so the registry must allow it.
 _REGISTRY = jws.JWSRegistry(header_registry={"zip": HeaderParameter("Compression", "str")}, algorithms=["ES256"])
 
@@ -123,8 +125,10 @@ def _check(token: str, kid: str, trust: TrustList | None) -> tuple[SignatureStat
     return SignatureStatus.VALID, key.issuer, None
 
 
-def verify_jws(token: str, trust: TrustList | None, systems: IdentifierSystems = DEFAULT_TABLE) -> ScanReading:
-    """Check and read a card's compact JWS."""
+def verify_jws(
+    token: str, trust: TrustList | None, systems: IdentifierSystems = DEFAULT_TABLE, *, now: dt.datetime | None = None
+) -> ScanReading:
+    """Check and read a card's compact JWS; `valid` needs a true signature and `now` inside the card's `nbf`..`exp`."""
     segments = token.strip().split(".")
     if len(segments) != 3 or not all(segments[:2]):
         raise PayloadError("a health card is a compact JWS of three parts")
@@ -161,9 +165,12 @@ def verify_jws(token: str, trust: TrustList | None, systems: IdentifierSystems =
     if status is SignatureStatus.VALID and (key_issuer is None or key_issuer.rstrip("/") != iss.rstrip("/")):
         status, reason = SignatureStatus.UNKNOWN_SIGNER, "the key that signed the card is trusted for another issuer"
     warnings: list[str] = []
-    exp = claims.get("exp")
-    if isinstance(exp, int | float) and not isinstance(exp, bool) and exp < dt.datetime.now(dt.UTC).timestamp():
+    untimely, expired = _untimely(claims, now or dt.datetime.now(dt.UTC))
+    if expired:
         warnings.append("the health card has expired")
+    if untimely is not None and status is SignatureStatus.VALID:
+        # A true signature over a card outside its validity window proves nothing about today.
+        status, reason = SignatureStatus.INVALID, untimely
     identifiers, demographics = _patient(claims, systems)
     return ScanReading(
         kind=ScanKind.SHC,
@@ -172,6 +179,27 @@ def verify_jws(token: str, trust: TrustList | None, systems: IdentifierSystems =
         signature=SignatureCheck(status=status, issuer=iss[:200], reason=reason),
         warnings=tuple(warnings),
     )
+
+
+def _timestamp(value: object) -> dt.datetime | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        return dt.datetime.max.replace(tzinfo=dt.UTC) if value > 0 else dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _untimely(claims: dict[str, Any], now: dt.datetime) -> tuple[str | None, bool]:
+    """Why the card is not valid now (`nbf` ahead or `exp` passed, beyond the clock skew), and whether it expired."""
+    not_before = _timestamp(claims.get("nbf"))
+    expires = _timestamp(claims.get("exp"))
+    expired = expires is not None and expires < now - CLOCK_SKEW
+    if not_before is not None and not_before > now + CLOCK_SKEW:
+        return f"the card is not valid before {not_before:%Y-%m-%d %H:%M} UTC", expired
+    if expires is not None and expired:
+        return f"the card expired on {expires:%Y-%m-%d %H:%M} UTC", expired
+    return None, expired
 
 
 def _patient(claims: dict[str, Any], systems: IdentifierSystems) -> tuple[tuple[Identifier, ...], Demographics]:

@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 from kiosk.commands.demo import demo_hint
-from kiosk.commands.serve import app_command, is_loopback
+from kiosk.commands.serve import app_command
 from kiosk.services.scanning import PayloadReader
+from lookup import is_loopback_host
 from lookup.domain.identifiers import IdentifierSystems
 from lookup.domain.model import ScanKind
 from lookup.trust.trust_list import TrustList
@@ -50,8 +51,8 @@ def test_serve_binds_loopback_by_default_and_runs_the_same_app() -> None:
     from kiosk.cli import build_parser
 
     args = build_parser("serve").parse_args(["serve", "--mode", "lobby"])
-    assert args.host == "127.0.0.1" and is_loopback(args.host)
-    assert not is_loopback("0.0.0.0")
+    assert args.host == "127.0.0.1" and is_loopback_host(args.host)
+    assert not is_loopback_host("0.0.0.0")
     command = app_command(args)
     assert "kiosk.cli run" in command and "--mode lobby" in command
 

@@ -38,7 +38,7 @@ from lookup.domain.model import LookupSource
 from sandbox.server.runner import RunningSandbox
 from sandbox.synthetic.cards import cccd_qr_text
 from sandbox.synthetic.population import SyntheticPerson
-from testkit.kiosk import people, sandbox, settings_for, wait_until, wedge_scan, with_records
+from testkit.kiosk import people, sandbox, settings_for, sign_in, wait_until, wedge_scan, with_records
 from tests.reliability.proxy import Fault, FaultPlan, FaultProxy
 
 POPULATION = 400
@@ -51,8 +51,11 @@ def server() -> Iterator[RunningSandbox]:
         yield running
 
 
-def app_for(server: RunningSandbox, mode: Mode, tmp_path: Path, **extra: object) -> KioskApp:
-    return build_app(settings_for(server, mode, tmp_path / "cache", **extra))
+async def app_for(server: RunningSandbox, mode: Mode, tmp_path: Path, **extra: object) -> KioskApp:
+    """The app of `mode`, with the mode's demo staff member signed in (ER and reception ask for one first)."""
+    app = build_app(settings_for(server, mode, tmp_path / "cache", **extra))
+    await sign_in(app)
+    return app
 
 
 def screen_text(app: KioskApp) -> str:
@@ -73,7 +76,7 @@ def unaccented(text: str) -> str:
 
 async def test_er_scan_opens_the_verified_summary(server: RunningSandbox, tmp_path: Path) -> None:
     person = with_records(POPULATION)[0]
-    app = app_for(server, Mode.ER, tmp_path)
+    app = await app_for(server, Mode.ER, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         wedge_scan(app, cccd_qr_text(person))
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryScreen))
@@ -89,7 +92,7 @@ async def test_er_scan_opens_the_verified_summary(server: RunningSandbox, tmp_pa
 
 async def test_er_search_without_accents_choose_then_summary(server: RunningSandbox, tmp_path: Path) -> None:
     twins = _twins(people(POPULATION))
-    app = app_for(server, Mode.ER, tmp_path)
+    app = await app_for(server, Mode.ER, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f2")
         await wait_until(pilot, lambda: isinstance(app.screen, SearchScreen))
@@ -116,7 +119,7 @@ async def test_er_search_without_accents_choose_then_summary(server: RunningSand
 
 async def test_er_consent_required_then_break_glass_is_audited(server: RunningSandbox, tmp_path: Path) -> None:
     person = with_records(POPULATION, consented=False)[0]
-    app = app_for(server, Mode.ER, tmp_path)
+    app = await app_for(server, Mode.ER, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         wedge_scan(app, cccd_qr_text(person))
         await wait_until(pilot, lambda: isinstance(app.screen, BreakGlassDialog))
@@ -133,7 +136,7 @@ async def test_er_consent_required_then_break_glass_is_audited(server: RunningSa
 
 async def test_break_glass_needs_a_reason(server: RunningSandbox, tmp_path: Path) -> None:
     person = with_records(POPULATION, consented=False)[1]
-    app = app_for(server, Mode.ER, tmp_path)
+    app = await app_for(server, Mode.ER, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         wedge_scan(app, cccd_qr_text(person))
         await wait_until(pilot, lambda: isinstance(app.screen, BreakGlassDialog))
@@ -146,7 +149,7 @@ async def test_break_glass_needs_a_reason(server: RunningSandbox, tmp_path: Path
 
 async def test_a_reason_the_server_refuses_is_shown_in_its_words(server: RunningSandbox, tmp_path: Path) -> None:
     person = with_records(POPULATION, consented=False)[2]
-    app = app_for(server, Mode.ER, tmp_path)
+    app = await app_for(server, Mode.ER, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         wedge_scan(app, cccd_qr_text(person))
         await wait_until(pilot, lambda: isinstance(app.screen, BreakGlassDialog))
@@ -161,7 +164,7 @@ async def test_a_reason_the_server_refuses_is_shown_in_its_words(server: Running
 async def test_offline_answers_from_the_cache_with_its_age(tmp_path: Path) -> None:
     person = with_records(120)[0]
     with sandbox(120) as running:
-        app = app_for(running, Mode.ER, tmp_path)
+        app = await app_for(running, Mode.ER, tmp_path)
         async with app.run_test(size=SIZE) as pilot:
             wedge_scan(app, cccd_qr_text(person))
             await wait_until(pilot, lambda: isinstance(app.screen, SummaryScreen))
@@ -179,7 +182,7 @@ async def test_offline_answers_from_the_cache_with_its_age(tmp_path: Path) -> No
 
 
 async def test_reception_scan_then_check_in(server: RunningSandbox, tmp_path: Path) -> None:
-    app = app_for(server, Mode.RECEPTION, tmp_path)
+    app = await app_for(server, Mode.RECEPTION, tmp_path)
     person = await _with_appointment_today(app)
     async with app.run_test(size=SIZE) as pilot:
         wedge_scan(app, cccd_qr_text(person))
@@ -191,7 +194,7 @@ async def test_reception_scan_then_check_in(server: RunningSandbox, tmp_path: Pa
 
 
 async def test_lobby_resets_to_the_start_after_idle(server: RunningSandbox, tmp_path: Path) -> None:
-    app = app_for(server, Mode.LOBBY, tmp_path, idle_reset_seconds=2.0)
+    app = await app_for(server, Mode.LOBBY, tmp_path, idle_reset_seconds=2.0)
     person = await _with_appointment_today(app)
     async with app.run_test(size=SIZE) as pilot:
         wedge_scan(app, cccd_qr_text(person))
@@ -206,7 +209,7 @@ async def test_lobby_resets_to_the_start_after_idle(server: RunningSandbox, tmp_
 
 
 async def test_unknown_code_is_explained_in_words(server: RunningSandbox, tmp_path: Path) -> None:
-    app = app_for(server, Mode.ER, tmp_path)
+    app = await app_for(server, Mode.ER, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         wedge_scan(app, "hello-world-not-a-card")
         await wait_until(pilot, lambda: "Đây không phải" in screen_text(app))
@@ -215,7 +218,11 @@ async def test_unknown_code_is_explained_in_words(server: RunningSandbox, tmp_pa
 
 async def test_server_down_is_a_notice_not_a_traceback(tmp_path: Path) -> None:
     settings = load_settings(
-        server="http://127.0.0.1:9/fhir", mode=Mode.ER, cache_dir=tmp_path / "cache", config_file=None
+        server="http://127.0.0.1:9/fhir",
+        mode=Mode.ER,
+        cache_dir=tmp_path / "cache",
+        config_file=None,
+        staff_sign_in=False,  # no server to sign staff in
     )
     app = build_app(settings)
     async with app.run_test(size=SIZE) as pilot:
@@ -277,6 +284,7 @@ async def test_camera_scan_opens_the_summary(server: RunningSandbox, tmp_path: P
     services = build_services(settings)
     services.camera = camera_starter(settings, services.reader, open_source=lambda: _CameraFrames(image))
     app = build_app(settings, services=services)
+    await sign_in(app)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryScreen), within=15)
         assert isinstance(app.screen, SummaryScreen)
@@ -285,7 +293,7 @@ async def test_camera_scan_opens_the_summary(server: RunningSandbox, tmp_path: P
 
 async def test_admin_screen_counts_lookups_and_shows_no_patient(server: RunningSandbox, tmp_path: Path) -> None:
     person = with_records(POPULATION)[3]
-    app = app_for(server, Mode.ER, tmp_path)
+    app = await app_for(server, Mode.ER, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         wedge_scan(app, cccd_qr_text(person))
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryScreen | BreakGlassDialog))
@@ -313,7 +321,11 @@ class _BrokenScreen(KioskScreen):
 
 async def test_a_fault_in_a_screen_becomes_a_notice_and_a_fresh_start(tmp_path: Path) -> None:
     settings = load_settings(
-        server="http://127.0.0.1:9/fhir", mode=Mode.ER, cache_dir=tmp_path / "cache", config_file=None
+        server="http://127.0.0.1:9/fhir",
+        mode=Mode.ER,
+        cache_dir=tmp_path / "cache",
+        config_file=None,
+        staff_sign_in=False,  # no server to sign staff in
     )
     app = build_app(settings)
     async with app.run_test(size=SIZE) as pilot:
@@ -328,7 +340,7 @@ async def test_a_fault_in_a_screen_becomes_a_notice_and_a_fresh_start(tmp_path: 
 
 async def test_a_card_scanned_into_a_form_field_is_read_as_a_scan(server: RunningSandbox, tmp_path: Path) -> None:
     person = with_records(POPULATION)[4]
-    app = app_for(server, Mode.RECEPTION, tmp_path)
+    app = await app_for(server, Mode.RECEPTION, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f2")
         await wait_until(pilot, lambda: isinstance(app.focused, Input))
@@ -339,7 +351,7 @@ async def test_a_card_scanned_into_a_form_field_is_read_as_a_scan(server: Runnin
 
 async def test_check_in_while_offline_is_queued_and_says_so(tmp_path: Path) -> None:
     with sandbox(POPULATION) as running:
-        app = app_for(running, Mode.RECEPTION, tmp_path)
+        app = await app_for(running, Mode.RECEPTION, tmp_path)
         person = await _with_appointment_today(app)
         async with app.run_test(size=SIZE) as pilot:
             wedge_scan(app, cccd_qr_text(person))
@@ -371,6 +383,7 @@ async def test_network_faults_end_in_words_never_a_traceback(
             update={"server": proxy.base_url("/fhir")}
         )
         app = build_app(settings)
+        await sign_in(app)
         async with app.run_test(size=SIZE) as pilot:
             wedge_scan(app, cccd_qr_text(person))
             await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog | SummaryScreen), within=30)
@@ -383,7 +396,11 @@ async def test_network_faults_end_in_words_never_a_traceback(
 
 async def test_language_switch_reaches_screens_underneath(tmp_path: Path) -> None:
     settings = load_settings(
-        server="http://127.0.0.1:9/fhir", mode=Mode.ER, cache_dir=tmp_path / "cache", config_file=None
+        server="http://127.0.0.1:9/fhir",
+        mode=Mode.ER,
+        cache_dir=tmp_path / "cache",
+        config_file=None,
+        staff_sign_in=False,  # no server to sign staff in
     )
     app = build_app(settings)
     async with app.run_test(size=SIZE) as pilot:
@@ -401,7 +418,7 @@ async def test_a_number_typed_by_hand_on_the_start_screen_finds_the_patient(
     server: RunningSandbox, tmp_path: Path
 ) -> None:
     person = with_records(POPULATION)[6]
-    app = app_for(server, Mode.ER, tmp_path)
+    app = await app_for(server, Mode.ER, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         for digit in person.cccd:  # a person types 120-300 ms apart; the wedge detector must not take it for a scan
             await pilot.press(digit)

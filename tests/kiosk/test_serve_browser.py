@@ -1,5 +1,6 @@
-"""`kiosk serve` end to end: headless Chromium (Debian's package, never a downloaded browser) opens the served app,
-types a CCCD scan into the terminal as a wedge scanner would, and sees the patient's name come back.
+"""`kiosk serve` end to end: headless Chromium (Debian's package, never a downloaded browser) opens the address the
+command printed (its access key is swapped for a cookie and leaves the address bar), types a CCCD scan into the
+terminal as a wedge scanner would, and sees the patient's name come back.
 
 The terminal in the page draws on a canvas, so the test reads what the app sends over the page's websocket (the
 terminal's output stream) rather than the page's text.
@@ -7,11 +8,7 @@ terminal's output stream) rather than the page's text.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,28 +19,13 @@ from playwright.sync_api import Page, WebSocket, sync_playwright
 from sandbox.server.runner import RunningSandbox
 from sandbox.synthetic.cards import cccd_qr_text
 from testkit.kiosk import sandbox, with_records
+from testkit.serve import CHROMIUM, CHROMIUM_ARGS, serve_env, served_kiosk
+from testkit.server import STAFF_PINS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ANSI = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]")
 POPULATION = 150
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+HUMAN_KEY_MS = 40
+HUMAN_PAUSE_MS = 400
 
 
 @pytest.fixture(scope="module")
@@ -54,42 +36,17 @@ def server() -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 def served(server: RunningSandbox, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "KIOSK_SERVER": server.base_url,
-        "KIOSK_CLIENT_ID": "demo-er",
-        "KIOSK_CLIENT_SECRET": "demo-er",
-        "KIOSK_TRUST_LIST": str(server.trust_list_path),
-        "KIOSK_CACHE_DIR": str(tmp_path / "cache"),
-        "KIOSK_CONFIG_FILE": str(tmp_path / "none.toml"),
-        "KIOSK_MODE": "er",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    """The address `kiosk serve` printed, with its access key."""
+    env = serve_env(
+        tmp_path,
+        server=server.base_url,
+        client_id="demo-er",
+        client_secret="demo-er",
+        trust_list=str(server.trust_list_path),
+        mode="er",
     )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("kiosk serve did not start listening") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with served_kiosk(env) as kiosk:
+        yield kiosk.open_url
 
 
 def _terminal_output(frames: list[str | bytes]) -> str:
@@ -123,12 +80,25 @@ def test_served_app_shows_the_scanned_patient(served: str) -> None:
 
             page.on("websocket", listen)
             page.goto(served, wait_until="domcontentloaded")
+            assert "key=" not in page.url, "the access key stayed in the address bar"
             page.wait_for_selector("body.-first-byte", timeout=20_000)
-            assert _wait_for_output(page, frames, "F9", 20), "the waiting screen never arrived"
-            page.locator(".xterm-helper-textarea").focus()
+            # An ER kiosk looks nobody up before a staff member signs in: the demo nurse types her id and PIN at a
+            # person's pace (a burst faster than a person types is a scanner's, which the sign-in does not expect).
+            assert _wait_for_output(page, frames, "vd. nurse-lan", 20), "the staff sign-in never arrived"
+            terminal = page.locator(".xterm-helper-textarea")
+            terminal.focus()
+            page.keyboard.type("nurse-lan", delay=HUMAN_KEY_MS)
+            page.keyboard.press("Tab", delay=HUMAN_KEY_MS)
+            page.wait_for_timeout(HUMAN_PAUSE_MS)
+            page.keyboard.type(STAFF_PINS["nurse-lan"], delay=HUMAN_KEY_MS)
+            page.keyboard.press("Enter")
+            assert _wait_for_output(page, frames, "Nhân viên: ", 30), "the staff member was never signed in"
+            terminal.focus()
             page.keyboard.type(cccd_qr_text(person))
             page.keyboard.press("Enter")
-            assert _wait_for_output(page, frames, person.full_name, 45), "the patient's name never came back"
+            # The summary's allergy heading appears only once the patient's summary screen is open.
+            assert _wait_for_output(page, frames, "Dị ứng", 45), "the patient's summary never came back"
+            assert person.full_name in _terminal_output(frames)
             assert "Traceback" not in _terminal_output(frames)
         finally:
             browser.close()

@@ -27,15 +27,33 @@ SIZE = (110, 36)
 SnapCompare = Callable[..., bool]
 
 
+def _app(tmp_path: Path, mode: Mode, *, staff_sign_in: bool) -> KioskApp:
+    settings = load_settings(
+        server="http://127.0.0.1:9/fhir",
+        mode=mode,
+        lang="vi",
+        cache_dir=tmp_path / "cache",
+        config_file=None,
+        staff_sign_in=staff_sign_in,
+    )
+    return build_app(settings, clock=samples.fixed_clock)
+
+
 @pytest.fixture
 def make_app(tmp_path: Path) -> Callable[[Mode], KioskApp]:
+    """The screens as they look once someone may use them (no staff sign-in in front: that has its own snapshot)."""
+
     def make(mode: Mode) -> KioskApp:
-        settings = load_settings(
-            server="http://127.0.0.1:9/fhir", mode=mode, lang="vi", cache_dir=tmp_path / "cache", config_file=None
-        )
-        return build_app(settings, clock=samples.fixed_clock)
+        return _app(tmp_path, mode, staff_sign_in=False)
 
     return make
+
+
+def test_staff_sign_in_with_the_pin_masked(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    async def type_in(pilot: Pilot[None]) -> None:
+        await pilot.press(*"nurse-lan", "tab", *"246810")
+
+    assert snap_compare(_app(tmp_path, Mode.ER, staff_sign_in=True), terminal_size=SIZE, run_before=type_in)
 
 
 def test_waiting_for_a_scan(snap_compare: SnapCompare, make_app: Callable[[Mode], KioskApp]) -> None:

@@ -31,7 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Faulty, s
         yield app, base, folder
 
 
-def kiosk(folder: Path, base: str, *args: str) -> tuple[int, dict[str, Any]]:
+def kiosk(folder: Path, base: str, *args: str, stdin: str | None = None) -> tuple[int, dict[str, Any]]:
     env = {
         **os.environ,
         "KIOSK_SERVER": base,
@@ -39,6 +39,7 @@ def kiosk(folder: Path, base: str, *args: str) -> tuple[int, dict[str, Any]]:
         "KIOSK_CLIENT_SECRET": "demo-er",
         "KIOSK_TRUST_LIST": str(folder / "trust.json"),
         "KIOSK_CACHE_DIR": str(folder / "cache"),
+        "KIOSK_CACHE_KEY_FILE": str(folder / "cache.key"),
         "KIOSK_CONFIG_FILE": str(folder / "none.toml"),
         "KIOSK_MODE": "er",
     }
@@ -48,6 +49,7 @@ def kiosk(folder: Path, base: str, *args: str) -> tuple[int, dict[str, Any]]:
         text=True,
         timeout=60,
         env=env,
+        input=stdin,
     )
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -71,10 +73,12 @@ def test_identifier_lookup_prints_the_issue_shape(server: tuple[Faulty, str, Pat
 def test_qr_text_consent_and_break_glass(server: tuple[Faulty, str, Path]) -> None:
     _, base, folder = server
     qr = f"{OTHER}||Nguyễn Thị Lan|12041990|Nữ|12 Phố Huế, Hà Nội|01012021"
-    code, data = kiosk(folder, base, "--qr-text", qr)
+    code, data = kiosk(folder, base, "--qr-text-file", "-", stdin=qr)
     assert code == 0 and data["status"] == "consent-required" and data["summary"] is None
     assert data["patient"]["id"] == "p2"
-    code, data = kiosk(folder, base, "--qr-text", qr, "--break-glass", "unconscious, no relatives")
+    reason = folder / "reason.txt"
+    reason.write_text("unconscious, no relatives\n", encoding="utf-8")
+    code, data = kiosk(folder, base, "--qr-text-file", "-", "--break-glass-file", str(reason), stdin=qr)
     assert data["status"] == "found" and data["summary"]["documents"][0]["signature"] == "valid"
 
 

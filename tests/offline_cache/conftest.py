@@ -37,12 +37,15 @@ Opener = Callable[..., OfflineCache]
 
 @pytest.fixture
 def open_cache(tmp_path: Path, clock: Clock) -> Iterator[Opener]:
-    """Opens the real cache in `tmp_path / "cache"` with the test's clock; every cache opened is closed at the end."""
+    """Opens the real cache in `tmp_path / "cache"` with the test's clock and, unless told otherwise, the key file
+    `tmp_path / "key"` (outside the cache folder); every cache opened is closed at the end."""
     opened: list[OfflineCache] = []
 
     def make(**kw: Any) -> OfflineCache:
         kw.setdefault("ttl_seconds", 72 * HOUR)
         kw.setdefault("clock", clock)
+        if "passphrase" not in kw and "keyring" not in kw:
+            kw.setdefault("key_file", tmp_path / "key")
         cache = OfflineCache.open(kw.pop("directory", tmp_path / "cache"), **kw)
         opened.append(cache)
         return cache

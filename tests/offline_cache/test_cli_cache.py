@@ -25,6 +25,7 @@ def _kiosk(tmp_path: Path, *args: str, **env: str) -> tuple[int, dict[str, Any]]
         env={
             **os.environ,
             "KIOSK_CACHE_DIR": str(tmp_path / "cache"),
+            "KIOSK_CACHE_KEY_FILE": str(tmp_path / "key"),
             "KIOSK_CONFIG_FILE": str(tmp_path / "none.toml"),
             **env,
         },
@@ -35,7 +36,7 @@ def _kiosk(tmp_path: Path, *args: str, **env: str) -> tuple[int, dict[str, Any]]
 
 
 def _fill(tmp_path: Path) -> None:
-    with OfflineCache.open(tmp_path / "cache", ttl_seconds=3600) as cache:
+    with OfflineCache.open(tmp_path / "cache", key_file=tmp_path / "key", ttl_seconds=3600) as cache:
         cache.records.put("patient/p1", SECRET.encode(), index_keys=[SECRET])
         cache.records.put("appointment/a1", b"slot", clinical=False)
         cache.outbox.append("audit", SECRET, SECRET.encode())
@@ -69,7 +70,7 @@ def test_purge_all_and_discard(tmp_path: Path) -> None:
     assert code == 0 and purged["purged"] == 0 and purged["records"] == 2
     code, purged = _kiosk(tmp_path, "purge", "--all")
     assert code == 0 and purged == {"purged": 3, "all": True, "records": 0, "outbox_kept": 1}
-    (tmp_path / "cache" / "key").write_text(os.urandom(32).hex())
+    (tmp_path / "key").write_text(os.urandom(32).hex())
     code, error = _kiosk(tmp_path, "stats")
     assert code == 1 and "another key" in error["error"] and "--discard" in error["error"]
     code, discarded = _kiosk(tmp_path, "purge", "--discard")

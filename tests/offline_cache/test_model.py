@@ -26,7 +26,10 @@ OPS = st.one_of(
 def test_the_store_matches_a_dictionary_with_expiry(ops: list[tuple[object, ...]]) -> None:
     clock = Clock()
     model: dict[str, tuple[bytes, set[str], float]] = {}
-    with tempfile.TemporaryDirectory() as tmp, OfflineCache.open(Path(tmp), ttl_seconds=TTL, clock=clock) as cache:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        OfflineCache.open(Path(tmp) / "cache", key_file=Path(tmp) / "key", ttl_seconds=TTL, clock=clock) as cache,
+    ):
         for op in ops:
             if op[0] == "put":
                 _, key, payload, index = op

@@ -107,7 +107,10 @@ async def make_kiosk(sandbox: RunningSandbox, proxy: FaultProxy, tmp_path: Path)
         settings.update(config)
         pinned = trust or TrustList.load(sandbox.trust_list_path)
         clock = Clock()
-        opened = cache or OfflineCache.open(tmp_path / f"cache-{len(made)}", ttl_seconds=3600.0, clock=clock)
+        folder = tmp_path / f"cache-{len(made)}"
+        opened = cache or OfflineCache.open(
+            folder, key_file=folder.with_suffix(".key"), ttl_seconds=3600.0, clock=clock
+        )
         outbox = RecordingOutbox(opened.outbox)
         service = LookupService(
             ServerConfig(base_url=base_url or proxy.base_url("/fhir"), **settings),
@@ -130,8 +133,11 @@ def stored_kiosk_audits(sandbox: RunningSandbox, ids: Sequence[str] | set[str]) 
     return {event_id for event_id in ids if sandbox.state.store.audit(event_id) is not None}
 
 
-def run_cli(env_folder: Path, server: str, trust: Path, *args: str, timeout: float = 60) -> tuple[int, Any, str]:
-    """`kiosk lookup ... --json` as a separate process; its exit code, its one JSON line, its standard error."""
+def run_cli(
+    env_folder: Path, server: str, trust: Path, *args: str, timeout: float = 60, stdin: str | None = None
+) -> tuple[int, Any, str]:
+    """`kiosk lookup ... --json` as a separate process, `stdin` on its standard input (where `--qr-text-file -`
+    reads a code's text); its exit code, its one JSON line, its standard error."""
     env = {
         **os.environ,
         "KIOSK_SERVER": server,
@@ -139,6 +145,7 @@ def run_cli(env_folder: Path, server: str, trust: Path, *args: str, timeout: flo
         "KIOSK_CLIENT_SECRET": "demo-er",
         "KIOSK_TRUST_LIST": str(trust),
         "KIOSK_CACHE_DIR": str(env_folder / "cache"),
+        "KIOSK_CACHE_KEY_FILE": str(env_folder / "cache.key"),
         "KIOSK_CONFIG_FILE": str(env_folder / "none.toml"),
         "KIOSK_MODE": "er",
     }
@@ -149,6 +156,7 @@ def run_cli(env_folder: Path, server: str, trust: Path, *args: str, timeout: flo
         timeout=timeout,
         env=env,
         check=False,
+        input=stdin,
     )
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1, done.stderr[-2000:]

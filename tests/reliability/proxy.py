@@ -144,7 +144,9 @@ class FaultProxy:
         self, method: str, target: str, headers: list[tuple[str, ...]], body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         assert self._client is not None
-        sent = [(k, v) for k, v in headers if k.lower() not in _HOP_HEADERS and k.lower() != "host"]
+        # The Host header is kept, as a reverse proxy keeps it: the server then names the proxy's origin in its token
+        # endpoint and paging links, which is the only origin the kiosk sends its credentials to.
+        sent = [(k, v) for k, v in headers if k.lower() not in _HOP_HEADERS]
         answer = await self._client.request(method, target, headers=sent, content=body)
         kept = [(k, v) for k, v in answer.headers.multi_items() if k.lower() not in _HOP_HEADERS]
         return answer.status_code, kept, answer.content

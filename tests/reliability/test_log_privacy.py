@@ -106,6 +106,8 @@ async def test_a_full_run_at_debug_logs_no_patient_data(
         await kiosk.service.by_identifier(bhyt)
         proxy.plan = None
 
+    reason = tmp_path / "reason.txt"
+    reason.write_text("ngất\n", encoding="utf-8")
     process = await asyncio.to_thread(
         subprocess.run,
         [
@@ -114,12 +116,13 @@ async def test_a_full_run_at_debug_logs_no_patient_data(
             "import logging, sys; logging.basicConfig(level=logging.DEBUG); from kiosk.cli import main; "
             "sys.exit(main(sys.argv[1:]))",
             "lookup",
-            "--qr-text",
-            cccd_qr_text(people[1]),
-            "--break-glass",
-            "ngất",
+            "--qr-text-file",
+            "-",
+            "--break-glass-file",
+            str(reason),
             "--json",
         ],
+        input=cccd_qr_text(people[1]),
         capture_output=True,
         text=True,
         timeout=60,
@@ -131,6 +134,7 @@ async def test_a_full_run_at_debug_logs_no_patient_data(
             "KIOSK_CLIENT_SECRET": "demo-er",
             "KIOSK_TRUST_LIST": str(sandbox.trust_list_path),
             "KIOSK_CACHE_DIR": str(tmp_path / "cli-cache"),
+            "KIOSK_CACHE_KEY_FILE": str(tmp_path / "cli-cache.key"),
             "KIOSK_CONFIG_FILE": str(tmp_path / "none.toml"),
         },
     )

@@ -139,7 +139,7 @@ def test_a_corrupted_cache_file_is_named_and_lookups_still_work_online(
 ) -> None:
     person = consenting_people(11)[10]
     code, first, _ = run_cli(
-        tmp_path, proxy.base_url("/fhir"), sandbox.trust_list_path, "--qr-text", cccd_qr_text(person)
+        tmp_path, proxy.base_url("/fhir"), sandbox.trust_list_path, "--qr-text-file", "-", stdin=cccd_qr_text(person)
     )
     assert code == 0 and first["status"] == "found" and first["source"] == "network"
     cache_file = tmp_path / "cache" / DB_NAME
@@ -149,11 +149,11 @@ def test_a_corrupted_cache_file_is_named_and_lookups_still_work_online(
     cache_file.write_bytes(bytes(data))
 
     with pytest.raises(CacheCorruptError) as info:
-        OfflineCache.open(tmp_path / "cache", ttl_seconds=3600.0).close()
+        OfflineCache.open(tmp_path / "cache", key_file=tmp_path / "cache.key", ttl_seconds=3600.0).close()
     assert str(cache_file) in str(info.value)
 
     code, again, stderr = run_cli(
-        tmp_path, proxy.base_url("/fhir"), sandbox.trust_list_path, "--qr-text", cccd_qr_text(person)
+        tmp_path, proxy.base_url("/fhir"), sandbox.trust_list_path, "--qr-text-file", "-", stdin=cccd_qr_text(person)
     )
     assert code == 0 and again["status"] == "found" and again["source"] == "network"
     assert str(cache_file) in stderr
@@ -164,18 +164,22 @@ def test_the_command_line_answers_from_the_cache_through_a_killed_and_a_hanging_
     sandbox: RunningSandbox, proxy: FaultProxy, tmp_path: Path
 ) -> None:
     person = consenting_people(12)[11]
-    args = ("--qr-text", cccd_qr_text(person))
-    code, first, _ = run_cli(tmp_path, proxy.base_url("/fhir"), sandbox.trust_list_path, *args)
+    text = cccd_qr_text(person)
+    code, first, _ = run_cli(
+        tmp_path, proxy.base_url("/fhir"), sandbox.trust_list_path, "--qr-text-file", "-", stdin=text
+    )
     assert code == 0 and first["status"] == "found" and first["source"] == "network"
     assert {d["signature"] for d in first["summary"]["documents"]} == {"valid"}
     for plan, said in ((FaultPlan(Fault.KILL, "$summary"), "cut short"), (FaultPlan(Fault.HANG), "did not answer")):
         proxy.plan = plan
-        code, data, stderr = run_cli(tmp_path, proxy.base_url("/fhir"), sandbox.trust_list_path, *args)
+        code, data, stderr = run_cli(
+            tmp_path, proxy.base_url("/fhir"), sandbox.trust_list_path, "--qr-text-file", "-", stdin=text
+        )
         assert code == 0, stderr[-500:]
         assert data["status"] == "found" and data["source"] == "cache" and said in data["message"]
         assert data["summary"]["documents"] == first["summary"]["documents"]
     proxy.plan = None
-    cache = OfflineCache.open(tmp_path / "cache", ttl_seconds=3600.0)
+    cache = OfflineCache.open(tmp_path / "cache", key_file=tmp_path / "cache.key", ttl_seconds=3600.0)
     try:
         waiting = cache.stats().outbox
     finally:

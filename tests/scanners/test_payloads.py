@@ -202,9 +202,14 @@ def test_shc_unknown_signer_and_hl7_resign(shc_trust: TrustList) -> None:
     assert parse_shc(text, None).signature.status is SignatureStatus.UNKNOWN_SIGNER
     from scanners.payloads.shc import verify_jws
 
+    # The vectors were issued in June 2023 (HL7's re-signed ones in May 2024) and both examples 03 expire a year
+    # later: each is checked at a time inside its validity, and today the expired one is not valid.
+    issued, resigned = dt.datetime(2024, 1, 1, tzinfo=dt.UTC), dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
     for name in ("example-00-d-jws.txt", "example-02-d-jws.txt", "example-03-d-jws.txt"):
-        assert verify_jws(_shc(name), shc_trust).signature.status is SignatureStatus.VALID
-        assert verify_jws(_shc(f"hl7/{name}"), shc_trust).signature.status is SignatureStatus.VALID
+        assert verify_jws(_shc(name), shc_trust, now=issued).signature.status is SignatureStatus.VALID
+        assert verify_jws(_shc(f"hl7/{name}"), shc_trust, now=resigned).signature.status is SignatureStatus.VALID
+    expired = verify_jws(_shc("example-03-d-jws.txt"), shc_trust).signature
+    assert expired.status is SignatureStatus.INVALID and expired.reason == "the card expired on 2024-06-21 16:19 UTC"
 
 
 def test_shc_without_signature_is_unsigned(shc_trust: TrustList) -> None:

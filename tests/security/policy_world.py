@@ -20,6 +20,7 @@ from sandbox.server.config import SandboxConfig
 from sandbox.server.runner import RunningSandbox, start_sandbox
 from sandbox.synthetic.clinical import AppointmentPlan, ReferralPlan, events, has_consent, has_documents
 from sandbox.synthetic.population import SyntheticPerson, generate_people
+from testkit.server import STAFF_PINS as STAFF_PINS  # the demo staff's PINs, for the tests that import them here
 from testkit.server import authorised_client, request_token
 
 POPULATION = 1200
@@ -27,8 +28,6 @@ SEED = 7
 SHARE = 0.4
 CCCD_SYSTEM = DEFAULT_TABLE.system(IdentifierKind.CCCD)
 RECEPTION_FACILITY = "01929"
-STAFF_PINS = {"nurse-lan": "246810", "doctor-minh": "135791", "clerk-hoa": "112358", "auditor-an": "314159"}
-"""The demo staff's PINs, as `sandbox/server/auth.py` documents them."""
 Json = dict[str, Any]
 
 

@@ -118,7 +118,7 @@ def test_the_key_file_is_private_and_the_trust_list_public(tmp_path: Path) -> No
 
 def _kiosk_cache(folder: Path) -> Path:
     """A real kiosk offline cache, with a queued audit event in it."""
-    cache = OfflineCache.open(folder, key_file=folder / "key", ttl_seconds=3600.0)
+    cache = OfflineCache.open(folder, key_file=folder.with_name("kiosk-cache.key"), ttl_seconds=3600.0)
     try:
         cache.outbox.append("audit", "kept", b'{"resourceType": "AuditEvent", "id": "kept"}')
     finally:
@@ -174,7 +174,9 @@ def test_db_refuses_a_file_that_is_not_a_sandbox_database(tmp_path: Path, make: 
     assert target.read_bytes() == before
     assert sorted(p.name for p in target.parent.iterdir()) == neighbours  # no keys or trust list beside it
     if make is _kiosk_cache:
-        cache = OfflineCache.open(target.parent, key_file=target.parent / "key", ttl_seconds=3600.0)
+        cache = OfflineCache.open(
+            target.parent, key_file=target.parent.with_name("kiosk-cache.key"), ttl_seconds=3600.0
+        )
         try:
             assert len(cache.outbox.entries()) == 1
         finally:
