@@ -10,6 +10,7 @@ failures become a notice in the clerk's words, and only the exception's type is 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -32,6 +33,7 @@ from kiosk.i18n import Translator
 from kiosk.screens.admin import AdminScreen, KeyRows, kiosk_state
 from kiosk.screens.base import KioskScreen
 from kiosk.screens.candidates import CandidatesScreen
+from kiosk.screens.identity import IdentityConfirmed
 from kiosk.screens.routing import AskBreakGlass, ShowScreen, next_step
 from kiosk.screens.search import SearchScreen
 from kiosk.screens.waiting import WaitingScreen
@@ -53,7 +55,7 @@ from kiosk.widgets.messages import (
 )
 from kiosk.widgets.progress import LookupProgress
 from kiosk.widgets.theme import HIGH_CONTRAST
-from lookup import LookupOutcome, ScanKind, ScanResult
+from lookup import LookupOutcome, LookupSource, LookupStatus, ScanKind, ScanResult
 
 if TYPE_CHECKING:
     from lookup import LookupStep, Progress
@@ -65,6 +67,8 @@ WARM_UP_AFTER_S = 0.3
 """Delay before the lookup service is built in the background; a scan that comes sooner builds it itself."""
 OUTBOX_EVERY_S = 15.0
 """How often queued audit events and check-ins are offered to the server (and right after each lookup)."""
+NETWORK_EVERY_S = 5.0
+"""How often the server is asked whether it answers, for the online/offline mark in the header."""
 
 
 class KioskApp(App[None]):
@@ -125,6 +129,7 @@ class KioskApp(App[None]):
             idle = self.settings.idle_reset_seconds
             self.set_interval(min(1.0, idle / 4), self._reset_when_idle, name="idle-reset")
         self.set_interval(OUTBOX_EVERY_S, self._deliver_outbox, name="outbox-delivery")
+        self.set_interval(NETWORK_EVERY_S, self._check_network, name="network-state")
         # Started once the first screen is painted, so it does not compete with start-up for the CPU.
         self.set_timer(WARM_UP_AFTER_S, self._start_warm_up, name="warm-up")
         self.staff_lock.start()
@@ -159,11 +164,26 @@ class KioskApp(App[None]):
     def _start_warm_up(self) -> None:
         self.run_worker(self._warm_up, name="warm-up", group="startup", thread=True, exit_on_error=False)
 
+    def _check_network(self) -> None:
+        self.run_worker(self._probe(), name="network-state", group="network", exclusive=True, exit_on_error=False)
+
+    async def _probe(self) -> None:
+        try:
+            status = await self.services.lookup.get().probe()
+        except Exception as exc:  # a probe that cannot run says offline; it never stops the kiosk
+            log.warning("network probe failed: %s", type(exc).__name__)
+            self.context.network.online = False
+            return
+        self.context.network.online = status.online
+
     def _warm_up(self) -> None:
         try:
             self.services.warm_up()
         except Exception as exc:  # the first lookup will meet the same fault and show it in words
             log.warning("warming up the lookup service failed: %s", type(exc).__name__)
+        # The header says whether the server answers as soon as the service is built, before anyone is looked up.
+        with contextlib.suppress(RuntimeError):  # the app closed meanwhile
+            self.call_from_thread(self._check_network)
 
     def _start_camera(self) -> None:
         starter = self.services.camera
@@ -300,9 +320,10 @@ class KioskApp(App[None]):
         self.exit()
 
     def action_help_quit(self) -> None:
-        # Textual tells whoever presses Ctrl+C which key quits: not where quitting is locked.
+        # Textual tells whoever presses Ctrl+C which key quits (in English): in the kiosk's words, and not where
+        # quitting is locked.
         if not self.staff_lock.locked:
-            super().action_help_quit()
+            self.notify(self.t("app.quit-hint", key="Ctrl+Q"), title=self.t("app.quit-title"), markup=False)
 
     def action_sign_out(self) -> None:
         self.staff_lock.sign_out()
@@ -339,8 +360,10 @@ class KioskApp(App[None]):
 
     @on(ScanReceived)
     def _scan_received(self, message: ScanReceived) -> None:
-        for warning in message.scan.warnings:
-            self.notify(warning, severity="warning", timeout=6, markup=False)
+        if message.scan.warnings:
+            # The scanners' sentences are English (for `kiosk scan`); the clerk reads one warning in their language.
+            log.info("scan with %d warnings", len(message.scan.warnings))
+            self.notify(self.t("scan.warning"), severity="warning", timeout=6, markup=False)
         self._keep_candidates = False
         scan = message.scan
         if scan.unverified:
@@ -372,6 +395,17 @@ class KioskApp(App[None]):
         chosen = message.patient_id
         self._start_lookup(
             "open-patient", lambda progress: self.services.lookup.get().open_patient(chosen, progress=progress)
+        )
+
+    @on(IdentityConfirmed)
+    def _identity_confirmed(self, message: IdentityConfirmed) -> None:
+        self._keep_candidates = False
+        chosen = message.patient_id
+        self._start_lookup(
+            "open-patient",
+            lambda progress: self.services.lookup.get().open_patient(
+                chosen, confirmed_identity=True, progress=progress
+            ),
         )
 
     @on(BreakGlassRequested)
@@ -422,6 +456,10 @@ class KioskApp(App[None]):
         if message.generation != self._generation:
             return
         self._screen_progress().clear()
+        # An answer of the server says it is up; one from the cache, or none, says it is not (the header shows it).
+        outcome = message.outcome
+        answered = outcome.source is LookupSource.NETWORK and outcome.status is not LookupStatus.OFFLINE
+        self.context.network.online = answered
         if self.staff_lock.missing:
             return  # the person was signed out while it ran: nothing is shown to whoever stands there now
         self.activity.record()
@@ -434,7 +472,8 @@ class KioskApp(App[None]):
             self._consent_patient = step.patient_id
             # Asked again after a break-glass attempt: the server refused the reason, and says why.
             refusal = message.outcome.message if attempted == step.patient_id else None
-            self.push_screen(BreakGlassDialog(self.t, refusal=refusal), self._break_glass_reason)
+            dialog = BreakGlassDialog(self.t, refusal=refusal, patient=step.patient)
+            self.push_screen(dialog, self._break_glass_reason)
         else:
             self._notice(step.title_key, step.body_key, detail=step.detail, alert=step.alert)
 

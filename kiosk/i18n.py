@@ -24,6 +24,14 @@ def catalogue(lang: Lang) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
+def fault_words(t: Translator, fault: str | None) -> str | None:
+    """A request fault (`FaultKind` value) in the clerk's words; None when there was none."""
+    if fault is None:
+        return None
+    key = f"fault.{fault}"
+    return t(key) if t.has(key) else t("fault.other")
+
+
 class Translator:
     """Looks messages up in the current language and fills in `{named}` values."""
 

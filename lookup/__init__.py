@@ -20,10 +20,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems
+    from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems, value_problem
     from lookup.domain.model import (
+        Alert,
         Appointment,
         Candidate,
+        CriticalFact,
         Demographics,
         DocumentInfo,
         DocumentType,
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
         Referral,
         ScanKind,
         ScanResult,
+        SectionState,
         Sex,
         SignatureCheck,
         SignatureStatus,
@@ -47,22 +50,29 @@ if TYPE_CHECKING:
     )
     from lookup.domain.origins import PLAIN_HTTP_ALLOWED, PLAIN_HTTP_REFUSED, is_loopback_host, plain_http_off_machine
     from lookup.domain.pins import PinAttempts, hash_pin, is_pin_hash, pin_matches
+    from lookup.domain.provinces import current_province, former_province
     from lookup.domain.staff import SignInResult, SignInStatus, StaffMember
     from lookup.domain.text import strip_controls
+    from lookup.domain.visits import CHIEF_COMPLAINTS, CheckInResult, Department, Ticket, WalkInResult
     from lookup.service.binding import WrongPatientError
     from lookup.service.cache_protocol import Outbox, RecordCache
     from lookup.service.lookup_service import LookupService
-    from lookup.service.results import CheckInResult, LookupStep, PrefetchResult, Progress, ServiceStatus
+    from lookup.service.results import LookupStep, PrefetchResult, Progress, ServiceStatus
     from lookup.transport.config import ServerConfig
     from lookup.trust.trust_list import TrustList, TrustListError, read_jwks
 
 _MODULE_OF: dict[str, str] = {
-    **dict.fromkeys(("DEFAULT_TABLE", "IdentifierKind", "IdentifierSystems"), "lookup.domain.identifiers"),
+    **dict.fromkeys(
+        ("DEFAULT_TABLE", "IdentifierKind", "IdentifierSystems", "value_problem"), "lookup.domain.identifiers"
+    ),
+    **dict.fromkeys(("current_province", "former_province"), "lookup.domain.provinces"),
     "strip_controls": "lookup.domain.text",
     **dict.fromkeys(
         (
+            "Alert",
             "Appointment",
             "Candidate",
+            "CriticalFact",
             "Demographics",
             "DocumentInfo",
             "DocumentType",
@@ -79,6 +89,7 @@ _MODULE_OF: dict[str, str] = {
             "Referral",
             "ScanKind",
             "ScanResult",
+            "SectionState",
             "Sex",
             "SignatureCheck",
             "SignatureStatus",
@@ -96,20 +107,33 @@ _MODULE_OF: dict[str, str] = {
     "WrongPatientError": "lookup.service.binding",
     "LookupService": "lookup.service.lookup_service",
     **dict.fromkeys(
-        ("CheckInResult", "LookupStep", "PrefetchResult", "Progress", "ServiceStatus"), "lookup.service.results"
+        (
+            "LookupStep",
+            "PrefetchResult",
+            "Progress",
+            "ServiceStatus",
+        ),
+        "lookup.service.results",
+    ),
+    **dict.fromkeys(
+        ("CHIEF_COMPLAINTS", "CheckInResult", "Department", "Ticket", "WalkInResult"), "lookup.domain.visits"
     ),
     "ServerConfig": "lookup.transport.config",
     **dict.fromkeys(("TrustList", "TrustListError", "read_jwks"), "lookup.trust.trust_list"),
 }
 
 __all__ = [
+    "CHIEF_COMPLAINTS",
     "DEFAULT_TABLE",
     "PLAIN_HTTP_ALLOWED",
     "PLAIN_HTTP_REFUSED",
+    "Alert",
     "Appointment",
     "Candidate",
     "CheckInResult",
+    "CriticalFact",
     "Demographics",
+    "Department",
     "DocumentInfo",
     "DocumentType",
     "FieldAgreement",
@@ -134,6 +158,7 @@ __all__ = [
     "Referral",
     "ScanKind",
     "ScanResult",
+    "SectionState",
     "ServerConfig",
     "ServiceStatus",
     "Sex",
@@ -143,9 +168,13 @@ __all__ = [
     "SignatureStatus",
     "StaffMember",
     "SummaryItem",
+    "Ticket",
     "TrustList",
     "TrustListError",
+    "WalkInResult",
     "WrongPatientError",
+    "current_province",
+    "former_province",
     "hash_pin",
     "is_loopback_host",
     "is_pin_hash",
@@ -153,6 +182,7 @@ __all__ = [
     "plain_http_off_machine",
     "read_jwks",
     "strip_controls",
+    "value_problem",
 ]
 
 

@@ -5,12 +5,24 @@ only, never a file or the command line) is signed in first, online or offline as
 the kiosk's own then name them.
 
 With `--json` it prints one object: `status` (found | candidates | not-found | consent-required | offline |
-refused | wrong-patient), `source` (network | cache), `age_seconds`, `patient`, `candidates`, `summary` (its
-sections, and `documents` with each one's facility, type, date and signature status: valid | invalid |
+refused | wrong-patient | identity-mismatch), `source` (network | cache), `age_seconds`, `patient`, `candidates`
+(only those worth a person's choice: none `certainly-not`, no `possible` one whose score rounds under 0.01),
+`summary` (its sections, and `documents` with each one's facility, type, date and signature status: valid | invalid |
 unknown-signer | signer-mismatch | unsigned), plus `message` saying why a lookup ended as it did. `wrong-patient`
 means the server answered with another person's Patient or records: `patient` and `summary` are null, and
 `message` names what did not match, never what it held. A lookup that ends in a fault of the server is still an
 answer (exit 0); only unusable input or settings are errors.
+`summary.completeness` maps every section (allergies, problems, medications, prescriptions, referrals,
+appointments, encounters, immunizations, results, critical_facts) to `recorded`, `none-known` (the source states
+there are none), `no-information` (nothing received) or `not-shared` (consent or the kiosk's scope withheld it);
+`summary.alerts` lists `{"kind": "drug-allergy", "text", "allergy", "drug", "drug_class"}`; `summary.medications`
+includes active e-prescriptions (`from_prescription`), `summary.critical_facts` blood type, pregnancy, devices, DNR
+and flags, and each result its `low`, `high` and `flag` (H | L | HH | LL | A).
+`identity-mismatch`: the scanned card's number found a record whose name, birth date or sex are not the card's;
+`card` and `record` are the two identities, `differs` the fields that disagree, `summary` is null and nothing
+clinical was asked for; `--patient-id ID --identity-confirmed` opens it once a person has confirmed (audited). A
+card whose number is on no record ends `not-found` with the card's demographics in `fallback` (the `message` says
+a search by them is possible; it is not run).
 A health card whose signature is invalid or unknown is such an error unless `--accept-unverified-card` is given;
 then the object also carries `warnings`. A code's text, a break-glass reason and a health link's passcode come from a
 file or standard input (`--qr-text-file`, `--break-glass-file`, `--passcode-file`; `-` reads standard input), never
@@ -47,6 +59,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     what.add_argument("--identifier", metavar="SYSTEM|VALUE", help="an identifier token, e.g. a CCCD number")
     QR_TEXT.add_to(what)
     what.add_argument("--patient-id", metavar="ID", help="open a patient chosen among candidates")
+    what.add_argument(
+        "--identity-confirmed",
+        action="store_true",
+        help="with --patient-id: a person confirmed the record of an identity-mismatch is the patient (audited)",
+    )
     who = p.add_argument_group("or demographics")
     who.add_argument("--family")
     who.add_argument("--middle")
@@ -116,7 +133,18 @@ def outcome_json(outcome: LookupOutcome) -> dict[str, Any]:
         "candidates": candidates,
         "summary": summary,
         "message": data["message"],
+        "card": data["card"],
+        "record": _identity(data["patient"]) if outcome.status is LookupStatus.IDENTITY_MISMATCH else None,
+        "differs": data["differs"],
+        "fallback": data["fallback"],
     }
+
+
+def _identity(patient: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A record's identity as the card's is written: its demographics, with its identifiers."""
+    if patient is None:
+        return None
+    return {**patient["demographics"], "identifiers": patient["identifiers"], "id": patient["id"]}
 
 
 def _plain(outcome: LookupOutcome) -> str:
@@ -127,6 +155,8 @@ def _plain(outcome: LookupOutcome) -> str:
         lines.append(outcome.message)
     if outcome.patient is not None:
         lines.append(f"patient {outcome.patient.id}: {outcome.patient.demographics.full_name}")
+    if outcome.card is not None:
+        lines.append(f"card: {outcome.card.full_name}; differs: {', '.join(outcome.differs) or '-'}")
     for c in outcome.candidates:
         lines.append(f"  {c.score:.3f} {c.grade.value:<13} {c.patient.id} {c.patient.demographics.full_name}")
     if outcome.summary is not None:
@@ -186,7 +216,7 @@ async def _lookup(args: argparse.Namespace, settings: Settings, warnings: list[s
         await _sign_in(service, settings)
         query = _demographics(args)
         if args.patient_id:
-            outcome = await service.open_patient(args.patient_id)
+            outcome = await service.open_patient(args.patient_id, confirmed_identity=args.identity_confirmed)
         elif args.identifier:
             try:
                 identifier = Identifier.parse_token(args.identifier)

@@ -13,11 +13,11 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button
 
-from kiosk.i18n import Translator
+from kiosk.i18n import Translator, fault_words
 from kiosk.screens.base import KioskScreen
 from kiosk.settings import Settings
 from kiosk.widgets.chart import HourlyChart
-from kiosk.widgets.context import KioskContext
+from kiosk.widgets.context import KioskContext, format_age
 from kiosk.widgets.words import Words, cell
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class AdminScreen(KioskScreen):
         yield Words(t("admin.title"), classes="headline")
         with VerticalScroll():
             yield Words(self._table(), id="state")
-            yield HourlyChart(self._per_hour(), caption=t("admin.per-hour"), id="chart")
+            yield HourlyChart(self._per_hour(), t, id="chart")
         with Horizontal(classes="actions"):
             yield Button(t("admin.refresh"), id="refresh", variant="primary")
             yield Button(t("action.back"), id="back")
@@ -77,7 +77,7 @@ class AdminScreen(KioskScreen):
             self._shown = (("admin.error", type(exc).__name__),)
         self.query_one("#state", Words).update(self._table())
         chart = self.query_one("#chart", HourlyChart)
-        chart.update(HourlyChart.draw(self._per_hour(), caption=self.context.t("admin.per-hour")))
+        chart.update(HourlyChart.draw(self._per_hour(), self.context.t))
 
     @on(Button.Pressed, "#refresh")
     def _refresh_pressed(self) -> None:
@@ -94,8 +94,8 @@ async def kiosk_state(settings: Settings, services: KioskServices, t: Translator
     rows: list[tuple[str, str]] = [
         ("admin.server", str(settings.server or "—")),
         ("admin.online", t("admin.yes") if status.online else t("admin.no")),
-        ("admin.last-error", status.last_error or "—"),
-        ("admin.breaker", status.breaker),
+        ("admin.last-error", fault_words(t, status.last_fault) or "—"),
+        ("admin.breaker", t(f"breaker.{status.breaker}") if t.has(f"breaker.{status.breaker}") else status.breaker),
         ("admin.outbox", t("admin.outbox-counts", queued=status.outbox_queued, delivered=status.outbox_delivered)),
         ("admin.mode", t(f"mode.{settings.mode.value}")),
         ("admin.trust", f"{settings.trust_list or '—'} ({len(services.trust.get())})"),
@@ -105,13 +105,33 @@ async def kiosk_state(settings: Settings, services: KioskServices, t: Translator
         rows.append(("admin.cache", t("admin.cache-none")))
     else:
         fields = cache.stats().model_dump(mode="json")
-        rows.extend((f"{t('admin.cache')}: {name}", _plain(value)) for name, value in fields.items())
+        rows.extend(_cache_row(t, name, value) for name, value in fields.items())
     rows.append(("admin.lookups", str(lookups)))
     return rows
 
 
-def _plain(value: object) -> str:
-    """A cache or outbox figure as one short line."""
+def _cache_row(t: Translator, name: str, value: object) -> tuple[str, str]:
+    """One cache figure with its label and value in the clerk's words: sizes in KB or MB, durations in the largest
+    sensible unit, yes or no, outbox states by name."""
+    key = f"admin.cache.{name}"
+    label = t(key) if t.has(key) else t("admin.cache.other", name=name)
+    if value is None:
+        return label, "—"
+    if isinstance(value, bool):
+        return label, t("admin.yes") if value else t("admin.no")
+    if name.endswith("_bytes") and isinstance(value, int | float):
+        return label, format_size(t, value)
+    if name.endswith("_seconds") and isinstance(value, int | float):
+        return label, format_age(t, value)
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {_plain(v)}" for k, v in value.items())
-    return "—" if value is None else str(value)
+        states = (f"{t(f'outbox.{k}') if t.has(f'outbox.{k}') else k}: {v}" for k, v in value.items())
+        return label, ", ".join(states)
+    return label, str(value)
+
+
+def format_size(t: Translator, size: float) -> str:
+    """A size in bytes, KB or MB, with the language's decimal mark."""
+    if size < 1024:
+        return t("size.bytes", n=int(size))
+    unit, scaled = ("size.kb", size / 1024) if size < 1024 * 1024 else ("size.mb", size / (1024 * 1024))
+    return t(unit, n=f"{scaled:.1f}".replace(".", t("number.decimal")))

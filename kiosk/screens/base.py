@@ -4,11 +4,13 @@ line and the key hints."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
 from kiosk.widgets.banner import StatusBanner
 from kiosk.widgets.context import KioskContext
+from kiosk.widgets.header import HeaderButtons
+from kiosk.widgets.network import NetworkMark
 from kiosk.widgets.progress import LookupProgress
 from kiosk.widgets.words import Words
 
@@ -27,7 +29,10 @@ class KioskScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         t = self.context.t
         self._drawn_in = t.lang
-        yield Words(self._title(), id="title-bar", classes="title-bar")
+        with Horizontal(id="header", classes="header"):
+            yield Words(self._title(), id="title-bar", classes="title-bar")
+            yield NetworkMark(self.context, id="network-mark")
+            yield HeaderButtons(t)
         yield StatusBanner(id="banner")
         with Vertical(classes="body"):
             yield from self.compose_body()

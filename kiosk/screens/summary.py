@@ -1,5 +1,8 @@
-"""The emergency summary: allergies and alerts first, then problems, medicines, encounters, referrals,
-appointments, lab trends and the signed documents they came from."""
+"""The emergency summary: the summary's own alerts (a drug the patient is allergic to) in red, then the critical
+facts (blood type, pregnancy, implants, DNR, flags), allergies by criticality, then problems, current medication
+reconciled with active e-prescriptions, prescriptions, the encounter timeline, referrals, appointments, labs with
+their ranges and flags, and the signed documents they came from. An empty section says what its emptiness means:
+none known, no information, or not shared (`PatientSummary.completeness`)."""
 
 from __future__ import annotations
 
@@ -13,15 +16,20 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button
 
 from kiosk.screens.base import KioskScreen
-from kiosk.widgets.context import KioskContext, format_age
+from kiosk.widgets.banner import aged
+from kiosk.widgets.clinical import alert_block, critical_block, encounter_timeline
+from kiosk.widgets.context import KioskContext
 from kiosk.widgets.patient import PatientCard
 from kiosk.widgets.sections import (
+    Row,
     Section,
     SectionList,
+    allergy_rows,
     appointment_rows,
     document_rows,
     item_rows,
     lab_trends,
+    medication_rows,
     problem_rows,
     referral_rows,
 )
@@ -36,7 +44,7 @@ def outcome_warnings(context: KioskContext, outcome: LookupOutcome) -> tuple[lis
     lines: list[str] = []
     danger = False
     if outcome.source is LookupSource.CACHE:
-        lines.append(t("banner.cached", age=format_age(t, outcome.age_seconds or 0.0)))
+        lines.append(aged(context, "banner.cached", outcome.age_seconds or 0.0))
     if outcome.break_glass:
         lines.append(t("banner.break-glass"))
         danger = True
@@ -78,24 +86,37 @@ class SummaryScreen(KioskScreen):
 
     def _sections(self, summary: PatientSummary) -> ComposeResult:
         ctx = self.context
-        alerts = item_rows(summary.allergies, t=ctx.t)
-        if summary.blood_type is not None:
-            alerts += item_rows([summary.blood_type], label=ctx.t("summary.blood-type"))
         t = ctx.t
-        yield SectionList(ctx, [Section(t("summary.allergies"), alerts)], alert=bool(alerts))
-        blocks: list[Section | Text] = [
-            Section(t("summary.problems"), problem_rows(ctx, summary.problems)),
-            Section(t("summary.medications"), item_rows(summary.medications)),
-            Section(t("summary.prescriptions"), item_rows(summary.prescriptions)),
-            Section(t("summary.encounters"), item_rows(summary.encounters, t=t)),
-            Section(t("summary.referrals"), referral_rows(summary.referrals)),
-            Section(t("summary.appointments"), appointment_rows(ctx, summary.appointments)),
-            lab_trends(ctx, summary.results),
+        state = summary.completeness
+        if summary.alerts:
+            yield SectionList(ctx, [alert_block(t, summary.alerts)], alert=True, id="alerts")
+        head: list[Section | Text] = [
+            critical_block(t, summary.critical_facts, state["critical_facts"]),
+            Section(t("summary.allergies"), allergy_rows(t, summary.allergies), "allergies", state["allergies"]),
         ]
-        if summary.immunizations:
-            blocks.append(Section(t("summary.immunizations"), item_rows(summary.immunizations)))
-        blocks.append(Section(t("summary.documents"), document_rows(ctx, summary.documents)))
-        yield SectionList(ctx, blocks)
+        # Red edge for what changes treatment now; a blood type alone is information, not a warning.
+        high = any(i.criticality == "high" for i in summary.allergies)
+        facts = any(f.kind != "blood-type" for f in summary.critical_facts)
+        yield SectionList(ctx, head, alert=high or facts, id="critical")
+
+        def section(name: str, title: str, rows: list[Row]) -> Section:
+            return Section(t(title), rows, name, state[name])
+
+        yield SectionList(
+            ctx,
+            [
+                section("problems", "summary.problems", problem_rows(ctx, summary.problems)),
+                section("medications", "summary.medications", medication_rows(t, summary.medications)),
+                section("prescriptions", "summary.prescriptions", item_rows(summary.prescriptions)),
+                encounter_timeline(t, summary.encounters, state["encounters"]),
+                section("referrals", "summary.referrals", referral_rows(summary.referrals)),
+                section("appointments", "summary.appointments", appointment_rows(ctx, summary.appointments)),
+                lab_trends(ctx, summary.results, state["results"]),
+                section("immunizations", "summary.immunizations", item_rows(summary.immunizations)),
+                Section(t("summary.documents"), document_rows(ctx, summary.documents), "documents"),
+            ],
+            id="sections-list",
+        )
 
     @on(Button.Pressed, "#new")
     async def _new_patient(self) -> None:

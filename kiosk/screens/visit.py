@@ -1,8 +1,11 @@
-"""Reception and lobby: who arrived, today's appointments with a check-in button each, and (reception) referrals."""
+"""Reception and lobby: who arrived, today's appointments with a check-in button on each row (the first has the
+focus), a walk-in without an appointment (a department, at reception a chief complaint), the queue ticket the
+server gives, and (reception) referrals. The lobby shows appointments as time, department and place only."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -19,8 +22,9 @@ from kiosk.widgets.context import KioskContext
 from kiosk.widgets.messages import AppointmentsLoaded, CheckInFinished
 from kiosk.widgets.patient import PatientCard
 from kiosk.widgets.sections import Section, SectionList, referral_rows
+from kiosk.widgets.ticket import TicketCard
 from kiosk.widgets.words import Words
-from lookup import Appointment, LookupOutcome, LookupStatus, PatientRecord
+from lookup import CHIEF_COMPLAINTS, Appointment, Department, LookupOutcome, LookupStatus, PatientRecord, WalkInResult
 
 if TYPE_CHECKING:
     from lookup import LookupService
@@ -53,6 +57,12 @@ class VisitScreen(KioskScreen):
         self._results: dict[str, str] = {}
         self.appointments_refused = False
         """The server answered with another person's appointments: none are shown, and the screen says so."""
+        self.departments: list[Department] = []
+        self.complaint: str | None = None
+        """The chief complaint chosen for a walk-in (reception only: the lobby asks none, it is clinical)."""
+        self._walk_in_key = uuid.uuid4().hex
+        """One walk-in per visit screen: pressing again after a failure retries the same visit, never a second."""
+        self.walk_in_result: WalkInResult | None = None
 
     def hint_keys(self) -> tuple[str, ...]:
         return ("hint.lang",) if self.context.lobby else self.HINT_KEYS
@@ -70,6 +80,7 @@ class VisitScreen(KioskScreen):
         with VerticalScroll(id="visit"):
             yield Words(t("visit.appointments"), classes="section-title")
             yield Vertical(*self._appointment_rows(), id="appointments")
+            yield Vertical(id="walk-in")
             summary = self.outcome.summary
             if not self.context.lobby:
                 title = self.context.t("summary.referrals")
@@ -79,6 +90,7 @@ class VisitScreen(KioskScreen):
                     yield Words(title, classes="section-title")
                     yield Words(t("visit.referrals-unavailable"), classes="explain", id="referrals-unavailable")
         with Horizontal(classes="actions"):
+            yield Button(t("walkin.button"), id="walk-in-start")
             yield Button(t("action.done"), id="done", variant="primary")
 
     def _appointment_rows(self) -> list[Widget]:
@@ -91,9 +103,7 @@ class VisitScreen(KioskScreen):
             return [Words(t("visit.none-today"), classes="explain")]
         rows: list[Widget] = []
         for position, appointment in enumerate(self.appointments):
-            when = appointment.start.strftime("%H:%M")
-            place = appointment.facility_name or ""
-            what = Words(f"{when}  {appointment.description}  {place}", classes="what")
+            what = Words(self._row_text(appointment), classes="what")
             result = self._results.get(appointment.id)
             if result is None and appointment.status in _CHECKED_IN:
                 result = "checked-in"
@@ -102,13 +112,24 @@ class VisitScreen(KioskScreen):
                 action = Words(t(f"checkin.{result}"), classes="checkin-result")
             else:
                 action = Button(t("checkin.button"), id=f"checkin-{position}", classes="checkin", variant="success")
-            rows.append(Horizontal(what, action, classes="appointment"))
+            # The action first, on its own row: the button a clerk presses is beside the appointment it checks in.
+            rows.append(Horizontal(action, what, classes="appointment"))
         return rows
+
+    def _row_text(self, appointment: Appointment) -> str:
+        """Time, department and place; the description (which may name a diagnosis) never in the lobby, and at
+        reception only as the server sent it (it leaves it out for a patient without consent)."""
+        parts = [appointment.start.strftime("%H:%M"), appointment.department or "", appointment.facility_name or ""]
+        if not self.context.lobby and appointment.description:
+            parts.insert(1, appointment.description)
+        return "  ·  ".join(p for p in parts if p)
 
     def on_mount(self) -> None:
         super().on_mount()
         if self.appointments is None:
             self.run_worker(self._load_appointments(), name="appointments-today", group="visit", exclusive=True)
+        else:
+            self._focus_first_action()
 
     async def _load_appointments(self) -> None:
         from lookup import WrongPatientError  # loaded with the service, which is running by now
@@ -138,11 +159,91 @@ class VisitScreen(KioskScreen):
             log.error("check-in failed: %s", type(exc).__name__)
             self.post_message(CheckInFinished(appointment_id, "failed"))
             return
-        self.post_message(CheckInFinished(appointment_id, result.status))
+        self.post_message(CheckInFinished(appointment_id, result.status, result.ticket))
 
     @on(CheckInFinished)
     async def _checked_in(self, message: CheckInFinished) -> None:
         await self.show_check_in(message.appointment_id, message.status)
+        if message.ticket is not None:
+            await self._show_in_walk_in([TicketCard(self.context.t, message.ticket, id="ticket")])
+
+    # -- walk-in: no appointment today ---------------------------------------------------------------------------
+    async def _show_in_walk_in(self, widgets: list[Widget]) -> None:
+        box = self.query_one("#walk-in", Vertical)
+        await box.remove_children()
+        await box.mount_all(widgets)
+        focusable = [w for w in box.query(Button) if not w.disabled]
+        if focusable:
+            focusable[0].focus()
+        box.scroll_visible()
+
+    @on(Button.Pressed, "#walk-in-start")
+    def _walk_in_pressed(self) -> None:
+        self.run_worker(self._load_departments(), name="departments", group="walk-in", exclusive=True)
+
+    async def _load_departments(self) -> None:
+        try:
+            self.departments = await self._lookup.departments()
+        except Exception as exc:  # the service should answer; if not, the patient is sent to the desk
+            log.error("departments failed: %s", type(exc).__name__)
+            self.departments = []
+        await self._show_in_walk_in(self._walk_in_choices())
+
+    def _walk_in_choices(self) -> list[Widget]:
+        t = self.context.t
+        if not self.departments:
+            return [Words(t("walkin.no-departments"), classes="explain -danger", id="walk-in-unavailable")]
+        widgets: list[Widget] = []
+        if not self.context.lobby:
+            widgets.append(Words(t("walkin.complaint"), classes="section-title"))
+            buttons = [
+                Button(t(f"complaint.{code}"), id=f"complaint-{code}", classes="complaint",
+                       variant="primary" if code == self.complaint else "default")
+                for code in CHIEF_COMPLAINTS
+            ]  # fmt: skip
+            widgets.append(Horizontal(*buttons, classes="choices"))
+        widgets.append(Words(t("walkin.department"), classes="section-title"))
+        departments = [
+            Button(d.name, id=f"department-{position}", classes="department", variant="success")
+            for position, d in enumerate(self.departments)
+        ]
+        widgets.append(Horizontal(*departments, classes="choices"))
+        return widgets
+
+    @on(Button.Pressed, ".complaint")
+    async def _complaint_pressed(self, event: Button.Pressed) -> None:
+        self.complaint = (event.button.id or "").removeprefix("complaint-") or None
+        for button in self.query(".complaint").results(Button):
+            button.variant = "primary" if button.id == event.button.id else "default"
+        departments = list(self.query(".department").results(Button))
+        if departments:
+            departments[0].focus()
+
+    @on(Button.Pressed, ".department")
+    def _department_pressed(self, event: Button.Pressed) -> None:
+        position = int((event.button.id or "-1").rsplit("-", 1)[-1])
+        if 0 <= position < len(self.departments):
+            for button in self.query(".department").results(Button):
+                button.disabled = True
+            code = self.departments[position].code
+            self.run_worker(self._walk_in(code), name="walk-in", group="walk-in", exclusive=True, exit_on_error=False)
+
+    async def _walk_in(self, department: str) -> None:
+        complaint = None if self.context.lobby else self.complaint
+        try:
+            result = await self._lookup.walk_in(self.patient.id, department, complaint, key=self._walk_in_key)
+        except Exception as exc:  # the service should answer; if not, the patient is sent to the desk
+            log.error("walk-in failed: %s", type(exc).__name__)
+            result = WalkInResult(status="failed", key=self._walk_in_key)
+        self.walk_in_result = result
+        t = self.context.t
+        if result.status == "checked-in" and result.ticket is not None:
+            await self._show_in_walk_in([TicketCard(t, result.ticket, id="ticket")])
+        elif result.status in ("checked-in", "queued"):
+            await self._show_in_walk_in([Words(t("walkin.queued"), classes="checkin-result", id="walk-in-queued")])
+        else:
+            failed = Words(t("walkin.failed"), classes="explain -danger", id="walk-in-failed")
+            await self._show_in_walk_in([failed, *self._walk_in_choices()])
 
     async def show_appointments(self, appointments: list[Appointment]) -> None:
         self.appointments = appointments
@@ -156,6 +257,15 @@ class VisitScreen(KioskScreen):
         box = self.query_one("#appointments", Vertical)
         await box.remove_children()
         await box.mount_all(self._appointment_rows())
+        self._focus_first_action()
+
+    def _focus_first_action(self) -> None:
+        """The first check-in button takes the focus (Enter checks in); with no appointment today, the walk-in
+        button; with every appointment checked in, the done button."""
+        buttons = list(self.query(".checkin").results(Button))
+        fallback = "#walk-in-start" if self.appointments == [] else "#done"
+        target = buttons[0] if buttons else self.query_one(fallback, Button)
+        target.focus()
 
     @on(Button.Pressed, ".checkin")
     def _check_in_pressed(self, event: Button.Pressed) -> None:

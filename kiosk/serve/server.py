@@ -7,6 +7,8 @@
   websocket's `Origin` tells the kiosk's own page from any other, and anything but the served origin is a 403.
 - The cap: at most `max_sessions` app processes; the next websocket gets 503, and a slot is freed only once the
   session's process has been waited for (killed if it does not quit within a few seconds).
+- The keyboard: the page is served with a script that gives the terminal the focus on load and back whenever it is
+  lost (`kiosk.serve.focus`), so a wedge scanner's keys reach the app without a first touch.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from kiosk.i18n import Lang, Translator
+from kiosk.serve.focus import with_focus
+from kiosk.serve.page import in_words
 from kiosk.serve.plan import ServePlan
 
 log = logging.getLogger(__name__)
@@ -119,6 +123,14 @@ class GuardedServer(Server):
         app.middlewares.append(self._gate())
         app.on_response_prepare.append(_harden)
         return app
+
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
+        # textual-serve's page, plus the script that gives its terminal the keyboard on load (`kiosk.serve.focus`),
+        # in the kiosk's words (`kiosk.serve.page`).
+        page = await super().handle_index(request)
+        if isinstance(page, web.Response) and page.text is not None:
+            page.text = in_words(with_focus(page.text), self._languages[0])
+        return page
 
     def _gate(self) -> Middleware:
         @web.middleware

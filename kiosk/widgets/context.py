@@ -19,6 +19,14 @@ class SignedIn:
     """Their PIN was checked on this kiosk while the server was down."""
 
 
+@dataclass(slots=True)
+class NetworkState:
+    """Whether the server answered the app's last probe; only the app changes it, every screen's header shows it."""
+
+    online: bool | None = None
+    """None until the first probe has answered."""
+
+
 @dataclass(frozen=True, slots=True)
 class KioskContext:
     """Shared, read-only view of the app handed to screens, so none of them reaches for globals."""
@@ -27,6 +35,7 @@ class KioskContext:
     clock: Clock
     mode: Mode
     staff: SignedIn = field(default_factory=SignedIn)
+    network: NetworkState = field(default_factory=NetworkState)
 
     @property
     def lobby(self) -> bool:

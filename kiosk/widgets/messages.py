@@ -14,7 +14,7 @@ from textual.message import Message
 from lookup import Appointment, Demographics, LookupOutcome, ScanResult
 
 if TYPE_CHECKING:
-    from lookup import LookupStep
+    from lookup import LookupStep, Ticket
 
 
 @dataclass
@@ -108,3 +108,5 @@ class CheckInFinished(Message):
     appointment_id: str
     status: str
     """`checked-in`, `queued` (sent when the server is back) or `failed`."""
+    ticket: Ticket | None = None
+    """The queue number and room the server gave, when it gave them."""

@@ -5,12 +5,26 @@ from __future__ import annotations
 from rich.text import Text
 
 from kiosk.widgets.context import KioskContext, format_date
+from kiosk.widgets.theme import SECONDARY_TEXT
 from kiosk.widgets.words import Words
-from lookup import PatientRecord, Sex
+from lookup import PatientRecord, Sex, current_province, former_province
 
 
 def sex_words(context: KioskContext, sex: Sex | None) -> str:
     return context.t(f"sex.{sex.value}") if sex is not None else "—"
+
+
+def province_words(context: KioskContext, province: str | None, address: str | None = None) -> str:
+    """The province by its name since the 1 July 2025 merger, and the former one when the record (its province or
+    its address) still names a unit the merger absorbed or renamed: "Tây Ninh (trước đây: Long An)". A name the
+    table does not know stays as written."""
+    current = current_province(province or address or "")
+    if current is None:
+        return province or "—"
+    former = former_province(province or "") or former_province(address or "")
+    if former is None or former.current.code != current.code:
+        return current.name
+    return context.t("patient.formerly", name=current.name, former=former.name)
 
 
 class PatientCard(Words):
@@ -33,9 +47,9 @@ class PatientCard(Words):
         if context.lobby:
             return text
         text.append(f"   {t('patient.sex')}: {sex_words(context, person.sex)}")
-        if person.province:
-            text.append(f"   {t('patient.province')}: {person.province}")
+        if person.province or person.address:
+            text.append(f"   {t('patient.province')}: {province_words(context, person.province, person.address)}")
         for identifier in patient.identifiers:
             label = identifier.system.rstrip("/").rsplit("/", 1)[-1].upper()
-            text.append(f"\n{label} {identifier.value}", style="bright_black")
+            text.append(f"\n{label} {identifier.value}", style=SECONDARY_TEXT)
         return text

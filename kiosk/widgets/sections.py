@@ -15,8 +15,19 @@ from textual.widget import Widget
 
 from kiosk.i18n import Translator
 from kiosk.widgets.badge import signature_badge
+from kiosk.widgets.clinical import HIGH_STYLE, STATE_STYLE, allergy_detail, lab_value, medication_detail, state_text
 from kiosk.widgets.context import KioskContext, format_date
-from lookup import Appointment, DocumentInfo, Observation, Provenance, Referral, SignatureStatus, SummaryItem
+from kiosk.widgets.words import clip
+from lookup import (
+    Appointment,
+    DocumentInfo,
+    Observation,
+    Provenance,
+    Referral,
+    SectionState,
+    SignatureStatus,
+    SummaryItem,
+)
 
 _EPOCH = dt.date(1900, 1, 1)
 
@@ -29,6 +40,8 @@ class Row:
     detail: str
     provenance: Provenance
     date_text: str
+    style: str = ""
+    """How what and detail are drawn: a high-criticality allergy in red."""
 
 
 def coded(t: Translator | None, value: str) -> str:
@@ -47,6 +60,22 @@ def item_rows(items: Iterable[SummaryItem], *, label: str = "", t: Translator | 
             i.provenance,
             _item_date(i),
         )
+        for i in sorted(items, key=_item_day, reverse=True)
+    ]
+
+
+def allergy_rows(t: Translator, items: Iterable[SummaryItem]) -> list[Row]:
+    """In the order given (the summary puts high criticality first), with the reaction; high criticality in red."""
+    return [
+        Row(i.text, allergy_detail(t, i), i.provenance, _item_date(i), HIGH_STYLE if i.criticality == "high" else "")
+        for i in items
+    ]
+
+
+def medication_rows(t: Translator, items: Iterable[SummaryItem]) -> list[Row]:
+    """Current medication, newest first, each known only from an e-prescription marked as such."""
+    return [
+        Row(i.text, medication_detail(t, i), i.provenance, _item_date(i))
         for i in sorted(items, key=_item_day, reverse=True)
     ]
 
@@ -120,6 +149,9 @@ class Section:
 
     title: str
     rows: Sequence[Row]
+    name: str = ""
+    """The section's name in `PatientSummary.completeness`, for wording what an empty one means."""
+    state: SectionState = SectionState.NO_INFORMATION
 
 
 class SectionList(Widget):
@@ -135,8 +167,10 @@ class SectionList(Widget):
     SectionList.-alert { border-left: thick $error; padding-left: 1; }
     """
 
-    def __init__(self, context: KioskContext, blocks: Sequence[Section | Text], *, alert: bool = False) -> None:
-        super().__init__(classes="-alert" if alert else "")
+    def __init__(
+        self, context: KioskContext, blocks: Sequence[Section | Text], *, alert: bool = False, id: str | None = None
+    ) -> None:
+        super().__init__(classes="-alert" if alert else "", id=id)
         self._kiosk = context
         self._blocks = blocks
         self._laid_out: tuple[int, Text] | None = None
@@ -164,7 +198,7 @@ class SectionList(Widget):
         text.append(section.title, style="bold underline")
         if not section.rows:
             text.append("  ")
-            text.append(t("summary.none"), style="italic")
+            text.append(state_text(t, section.name, section.state), style=STATE_STYLE[section.state])
             return text
         badges = [signature_badge(t, row.provenance.signature) for row in section.rows]
         # Fixed widths for date and signature keep the columns of every section in line with each other.
@@ -182,11 +216,14 @@ class SectionList(Widget):
             columns = [
                 textwrap.wrap(row.text, what_w) or [""],
                 textwrap.wrap(row.detail, detail_w) or [""],
-                [set_cell_size(place, place_w)],
+                [clip(place, place_w)],  # cut names end with an ellipsis
                 [row.date_text],
             ]
             for line in range(max(len(c) for c in columns)):
-                text.append("\n" + _cells(tuple(c[line] if line < len(c) else "" for c in columns), widths) + " ")
+                cells = tuple(c[line] if line < len(c) else "" for c in columns)
+                text.append("\n")
+                text.append(_cells(cells[:2], widths[:2]), style=row.style)
+                text.append(" " + _cells(cells[2:], widths[2:]) + " ")
                 if line == 0:
                     text.append_text(badge)
         return text
@@ -206,8 +243,11 @@ def sparkline(values: Sequence[float]) -> str:
     return "".join(_SPARKS[round((v - low) / span * (len(_SPARKS) - 1)) if span else 3] for v in values)
 
 
-def lab_trends(context: KioskContext, results: Sequence[Observation]) -> Text:
-    """One sparkline per lab test, with the latest value, its date, facility and signature."""
+def lab_trends(
+    context: KioskContext, results: Sequence[Observation], state: SectionState = SectionState.NO_INFORMATION
+) -> Text:
+    """One sparkline per lab test, with the latest value, its flag and reference range, date, facility and
+    signature."""
     t = context.t
     text = Text()
     text.append(t("summary.labs"), style="bold underline")
@@ -216,14 +256,14 @@ def lab_trends(context: KioskContext, results: Sequence[Observation]) -> Text:
         if observation.value is not None:
             series[observation.code].append(observation)
     if not series:
-        return Text.assemble(text, "  ", Text(t("summary.none"), style="italic"))
+        return Text.assemble(text, "  ", Text(state_text(t, "results", state), style=STATE_STYLE[state]))
     for observations in series.values():
         observations.sort(key=lambda o: o.date or _EPOCH)
         latest = observations[-1]
-        unit = f" {latest.unit}" if latest.unit else ""
         text.append("\n")
         text.append(f"{latest.name[:26]:<27}")
         text.append(f"{sparkline([o.value or 0.0 for o in observations]):<13}", style="bold cyan")
-        text.append(f"{latest.value:g}{unit}  {format_date(latest.date)}  {latest.provenance.facility_name or ''} ")
+        text.append_text(lab_value(latest))
+        text.append(f"  {format_date(latest.date)}  {latest.provenance.facility_name or ''} ")
         text.append(signature_badge(t, latest.provenance.signature))
     return text

@@ -19,3 +19,7 @@ HIGH_CONTRAST = Theme(
     dark=True,
 )
 """Black, white and saturated signal colours: readable under ER lights and by tired eyes."""
+
+SECONDARY_TEXT = "#C8C8C8"
+"""Second lines such as a patient's other identifiers: quieter than the name, yet 12:1 on the black background
+(ANSI bright black, about 5:1 there, was too faint under ER lights)."""

@@ -8,11 +8,13 @@ markup written in them would be shown as it is). Styled text is built from piece
 
 - `Words`: the `Static` of the kiosk; every text widget is one (or a `Text` renderable in another widget);
 - `cell`: a `DataTable` or Rich `Table` cell, as written;
+- `clip`: a value cut to a column's width, with an ellipsis when anything was cut;
 - `notify` calls pass `markup=False`.
 """
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.visual import VisualType
 from textual.widgets import Static
@@ -40,3 +42,10 @@ class Words(Static):
 def cell(value: str, style: str = "") -> Text:
     """A table cell showing `value` as written (a `str` cell would be read as markup)."""
     return Text(value, style=style)
+
+
+def clip(value: str, width: int) -> str:
+    """`value` padded or cut to exactly `width` cells; a cut one ends with "…", so nobody reads half a name as whole."""
+    if cell_len(value) <= width:
+        return set_cell_size(value, width)
+    return set_cell_size(value, width - 1) + "…" if width > 0 else ""

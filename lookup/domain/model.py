@@ -227,7 +227,9 @@ class FieldAgreement(DomainModel):
     ]
     level: Literal["agrees", "close", "differs", "missing"]
     note: str = ""
-    """A short explanation such as `day and month swapped`."""
+    """A short explanation such as `day and month swapped`, in English (logs, JSON)."""
+    code: str = ""
+    """The note's stable code (`swapped`, `year-only`...), which screens translate; empty when there is no note."""
     weight: float = 0.0
     """The log-likelihood contribution of this field to the score."""
 
@@ -296,6 +298,14 @@ class SummaryItem(DomainModel):
     """Severity, dose, status: what a clinician reads right after the text."""
     date: dt.date | None = None
     provenance: Provenance = Provenance()
+    criticality: Literal["low", "high", "unable-to-assess"] | None = None
+    """An allergy's criticality (AllergyIntolerance.criticality): `high` is shown first, in red."""
+    reaction: DisplayText | None = None
+    """An allergy's reactions, as the document words them (`phản vệ, khó thở`)."""
+    reaction_severity: Literal["mild", "moderate", "severe"] | None = None
+    """The most severe of its reactions' severities."""
+    from_prescription: bool = False
+    """A current medication known only from an active e-prescription (no medication statement names it)."""
 
 
 class Appointment(DomainModel):
@@ -316,7 +326,10 @@ class Appointment(DomainModel):
         "waitlist",
     ]
     description: DisplayText = ""
+    """What the visit is for; may name a diagnosis, so the lobby never shows it (time, place, department only)."""
     facility_name: NameText | None = None
+    department: NameText | None = None
+    """The department (Appointment.specialty, by its coded display): shown to everyone, unlike the description."""
     provenance: Provenance = Provenance()
 
 
@@ -342,6 +355,61 @@ class Observation(DomainModel):
     unit: NameText | None = None
     date: dt.date | None = None
     provenance: Provenance = Provenance()
+    low: float | None = None
+    high: float | None = None
+    """The reference range (Observation.referenceRange low and high), either end may be open."""
+    range_text: DisplayText | None = None
+    """The reference range as the laboratory words it, when it gave no numbers."""
+    flag: Literal["H", "L", "HH", "LL", "A"] | None = None
+    """High, low, critically high or low, abnormal: the laboratory's interpretation, else read from the range."""
+
+
+class SectionState(StrEnum):
+    """What an empty or full section of a summary means: the difference between "none" and "not known"."""
+
+    RECORDED = "recorded"
+    NONE_KNOWN = "none-known"
+    """The source asserts there are none (a section's `nilknown`, a "no known allergy" entry)."""
+    NO_INFORMATION = "no-information"
+    """Nothing was received: it says nothing about the patient."""
+    NOT_SHARED = "not-shared"
+    """Consent or the kiosk's scope withheld it."""
+
+
+SUMMARY_SECTIONS: Final = (
+    "allergies",
+    "problems",
+    "medications",
+    "prescriptions",
+    "referrals",
+    "appointments",
+    "encounters",
+    "immunizations",
+    "results",
+    "critical_facts",
+)
+"""Every section of a summary that has a completeness state (`PatientSummary.completeness`)."""
+
+
+class CriticalFact(DomainModel):
+    """A fact an emergency team must see before anything else: blood type, pregnancy, an implant, a DNR order..."""
+
+    kind: Literal["blood-type", "pregnancy", "device", "advance-directive", "flag"]
+    text: DisplayText
+    date: dt.date | None = None
+    provenance: Provenance = Provenance()
+
+
+class Alert(DomainModel):
+    """A warning the summary raises itself, such as an allergy that a prescribed drug conflicts with."""
+
+    kind: Literal["drug-allergy"]
+    text: DisplayText
+    """In English, for the JSON and logs of the person's own record (never a log line)."""
+    allergy: NameText = ""
+    drug: NameText = ""
+    drug_class: NameText = ""
+    """The class through which they conflict (`penicillins`), empty when the drug is the allergen itself."""
 
 
 class PatientSummary(DomainModel):
@@ -359,6 +427,28 @@ class PatientSummary(DomainModel):
     blood_type: SummaryItem | None = None
     results: tuple[Observation, ...] = ()
     documents: tuple[DocumentInfo, ...] = ()
+    critical_facts: tuple[CriticalFact, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+    completeness: dict[str, SectionState] = Field(default_factory=dict)
+    """Every name of `SUMMARY_SECTIONS` with its state; a section with items is always `recorded`, and one that
+    nobody stated anything about is `no-information`, never "none"."""
+
+    @model_validator(mode="after")
+    def _every_section_stated(self) -> PatientSummary:
+        stated = dict(self.completeness)
+        filled = {name: bool(getattr(self, name)) for name in SUMMARY_SECTIONS}
+        filled["critical_facts"] = filled["critical_facts"] or self.blood_type is not None
+        complete: dict[str, SectionState] = {}
+        for name in SUMMARY_SECTIONS:
+            said = stated.get(name)
+            if filled[name]:
+                complete[name] = SectionState.RECORDED
+            elif said is None or said is SectionState.RECORDED:
+                complete[name] = SectionState.NO_INFORMATION
+            else:
+                complete[name] = said
+        object.__setattr__(self, "completeness", complete)
+        return self
 
     @property
     def has_invalid_document(self) -> bool:
@@ -379,6 +469,10 @@ class LookupStatus(StrEnum):
     """The kiosk stopped the lookup itself to stay safe: the server or a health link would have had credentials, a
     token or a passcode sent elsewhere or in the clear, or offered more than the kiosk reads. The message says which;
     it is no statement about the patient's records."""
+    IDENTITY_MISMATCH = "identity-mismatch"
+    """A scanned card's identifier found a record whose name, birth date or sex disagree with the card's: the
+    outcome carries both identities (`card`, `patient`, the fields in `differs`) and nothing clinical was asked for;
+    only a person who confirms it is the same person opens the record."""
 
 
 class LookupSource(StrEnum):
@@ -398,7 +492,16 @@ class LookupOutcome(DomainModel):
     summary: PatientSummary | None = None
     break_glass: bool = False
     message: DisplayText | None = None
-    """Why it ended as it did, in plain words without patient data (for `offline`, `not-found`)."""
+    """Why it ended as it did, in plain English words without patient data (for `offline`, `not-found`)."""
+    fault: str | None = None
+    """The kind of request fault behind it (`unreachable`, `timeout`...), which screens translate; None when none."""
+    card: Demographics | None = None
+    """`identity-mismatch`: who the scanned card says it is (`patient` is the record its identifier found)."""
+    differs: tuple[Literal["name", "birth_date", "sex"], ...] = ()
+    """`identity-mismatch`: the fields on which card and record disagree."""
+    fallback: Demographics | None = None
+    """`not-found` of a card whose identifier is on no record: the card's demographics, which a person may choose
+    to search by (never searched by themselves)."""
 
     @model_validator(mode="after")
     def _shape_fits_status(self) -> LookupOutcome:
@@ -410,6 +513,10 @@ class LookupOutcome(DomainModel):
             raise ValueError("an answer from the cache must say how old it is")
         if self.status is LookupStatus.WRONG_PATIENT and (self.patient or self.summary or self.candidates):
             raise ValueError("a `wrong-patient` outcome carries nothing of the answer it refused")
+        if self.status is LookupStatus.IDENTITY_MISMATCH and (self.patient is None or self.card is None):
+            raise ValueError("an `identity-mismatch` outcome needs both the card's identity and the record's")
+        if self.status is LookupStatus.IDENTITY_MISMATCH and (self.summary or self.candidates):
+            raise ValueError("an `identity-mismatch` outcome carries nothing clinical")
         return self
 
     @field_validator("candidates")

@@ -257,3 +257,20 @@ def old_province(text: str) -> OldProvince | None:
     if current is None:
         return None
     return next((o for o in OLD_PROVINCES if o.code == current.code), None)
+
+
+def former_province(text: str) -> OldProvince | None:
+    """The pre-2025 unit that `text` (a name or a full address) names by a name the 1 July 2025 merger retired or
+    renamed: "..., Tỉnh Long An" is Long An (now in Tây Ninh). None when the name it ends with is a current one."""
+    folded = fold(text)
+    if not folded:
+        return None
+    pattern, _ = _aliases()
+    found = list(pattern.finditer(folded))
+    if not found:
+        return None
+    last = max(found, key=lambda m: (m.end(), len(m.group(0))))
+    old = next((o for o in OLD_PROVINCES if fold(o.name) == last.group(0)), None)
+    if old is None or fold(old.current.name) == fold(old.name):
+        return None
+    return old

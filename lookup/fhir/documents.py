@@ -3,18 +3,23 @@ provenance of the document it came from (facility, type, date, signature status)
 
 Items are read by resource type rather than by Composition section code, so documents that file an allergy under an
 unusual section still show it. Resources fetched one by one (from a server that keeps no documents) are unsigned.
+What an empty section means, the critical facts, current medication and drug-allergy alerts are read by
+`lookup.fhir.clinical` and `lookup.fhir.alerts`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from lookup.domain.model import (
+    SUMMARY_SECTIONS,
     Appointment,
+    CriticalFact,
     DocumentInfo,
     DocumentType,
     Observation,
@@ -22,9 +27,24 @@ from lookup.domain.model import (
     PatientSummary,
     Provenance,
     Referral,
+    SectionState,
     SignatureCheck,
     SignatureStatus,
     SummaryItem,
+)
+from lookup.fhir.alerts import drug_allergy_alerts
+from lookup.fhir.clinical import (
+    allergy_item,
+    allergy_rank,
+    critical_fact,
+    lab_flag,
+    none_known,
+    prescription_current,
+    reconciled,
+    reference_range,
+    section_states,
+    stronger,
+    withheld,
 )
 from lookup.fhir.primitives import code_of, items, parse_date, parse_datetime, text_of
 from lookup.fhir.references import entry_index, target
@@ -155,6 +175,16 @@ class _Sections:
     immunizations: list[SummaryItem] = field(default_factory=list)
     blood_type: list[SummaryItem] = field(default_factory=list)
     results: list[Observation] = field(default_factory=list)
+    critical: list[CriticalFact] = field(default_factory=list)
+    current: list[SummaryItem] = field(default_factory=list)
+    """Active e-prescriptions still within their validity: current medication even where no statement says so."""
+    states: dict[str, SectionState] = field(default_factory=dict)
+    """What sources stated about sections they left empty (none known, withheld)."""
+    withheld_unnamed: bool = False
+    today: dt.date = field(default_factory=dt.date.today)
+
+    def state(self, name: str, said: SectionState) -> None:
+        self.states[name] = stronger(self.states.get(name), said)
 
 
 def _medication_text(resource: Mapping[str, Any], index: Mapping[str, Json]) -> str | None:
@@ -197,6 +227,7 @@ def _observation(resource: Mapping[str, Any], prov: Provenance) -> Observation |
         # A panel (hasMember) or an observation without a result: nothing to show or chart.
         return None
     date = parse_date(resource.get("effectiveDateTime")) or parse_date(resource.get("issued"))
+    low, high, range_text = reference_range(resource)
     return Observation(
         code=code,
         name=name,
@@ -205,24 +236,34 @@ def _observation(resource: Mapping[str, Any], prov: Provenance) -> Observation |
         unit=unit if isinstance(unit, str) else None,
         date=date,
         provenance=prov,
+        low=low,
+        high=high,
+        range_text=range_text,
+        flag=lab_flag(resource, value, low, high),
     )
 
 
 def _add(resource: Mapping[str, Any], prov: Provenance, index: Mapping[str, Json], out: _Sections) -> None:
     kind = resource.get("resourceType")
+    empty = none_known(resource)
+    if empty is not None:
+        # "No known allergy" is a statement about the section, never an allergy to list.
+        out.state(empty, SectionState.NONE_KNOWN)
+        return
     if kind == "AllergyIntolerance":
-        text = text_of(resource.get("code"))
-        if text:
-            detail = resource.get("criticality")
-            out.allergies.append(
-                SummaryItem(
-                    text=text,
-                    code=code_of(resource.get("code")),
-                    detail=detail if isinstance(detail, str) else None,
-                    date=parse_date(resource.get("onsetDateTime")) or parse_date(resource.get("recordedDate")),
-                    provenance=prov,
-                )
-            )
+        allergy = allergy_item(resource, prov)
+        if allergy is not None:
+            out.allergies.append(allergy)
+    elif kind == "OperationOutcome":
+        sections = withheld(resource)
+        if sections is not None:
+            out.withheld_unnamed = out.withheld_unnamed or not sections
+            for name in sections:
+                out.state(name, SectionState.NOT_SHARED)
+    elif kind in ("Device", "DeviceUseStatement", "Flag", "Consent"):
+        fact = critical_fact(resource, index, prov)
+        if fact is not None:
+            out.critical.append(fact)
     elif kind == "Condition":
         text = text_of(resource.get("code"))
         if text:
@@ -249,6 +290,8 @@ def _add(resource: Mapping[str, Any], prov: Provenance, index: Mapping[str, Json
                 provenance=prov,
             )
             (out.prescriptions if request else out.medications).append(item)
+            if request and prescription_current(resource, out.today):
+                out.current.append(item.model_copy(update={"from_prescription": True}))
     elif kind == "Immunization":
         text = text_of(resource.get("vaccineCode"))
         if text:
@@ -283,6 +326,10 @@ def _add(resource: Mapping[str, Any], prov: Provenance, index: Mapping[str, Json
                     )
                 )
             return
+        fact = critical_fact(resource, index, prov)
+        if fact is not None:
+            out.critical.append(fact)
+            return
         observation = _observation(resource, prov)
         if observation is not None:
             out.results.append(observation)
@@ -309,6 +356,16 @@ def _participant_name(resource: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _department(resource: Mapping[str, Any]) -> str | None:
+    """The department by its coded display only: the free text beside it could carry more than a department."""
+    for concept in items(resource.get("specialty")):
+        for coding in items(concept.get("coding") if isinstance(concept, Mapping) else None):
+            display = coding.get("display") if isinstance(coding, Mapping) else None
+            if isinstance(display, str) and display.strip():
+                return display
+    return None
+
+
 def appointment_of(resource: Mapping[str, Any], prov: Provenance | None = None) -> Appointment:
     """An Appointment resource as the domain model; raises ValidationError or ValueError for an unusable one."""
     start = parse_datetime(resource.get("start"))
@@ -325,6 +382,7 @@ def appointment_of(resource: Mapping[str, Any], prov: Provenance | None = None) 
         status=resource.get("status"),
         description=description,
         facility_name=_participant_name(resource),
+        department=_department(resource),
         provenance=prov or Provenance(),
     )
 
@@ -352,14 +410,22 @@ def summarize(
     patient: PatientRecord,
     documents: Sequence[tuple[Mapping[str, Any], SignatureCheck]],
     loose: Iterable[Mapping[str, Any]] = (),
+    *,
+    shared: Collection[str] | None = None,
+    today: dt.date | None = None,
 ) -> PatientSummary:
-    """The summary of verified documents (newest first), plus loose resources fetched outside any document."""
-    out = _Sections()
+    """The summary of verified documents (newest first), plus loose resources fetched outside any document.
+
+    `shared` names the sections the kiosk's scope may receive at all (reception: referrals); the others are
+    `not-shared`. Each section's completeness comes from what the sources state (`lookup.fhir.clinical`)."""
+    out = _Sections(today=today or dt.date.today())
     infos: list[DocumentInfo] = []
     for bundle, check in documents:
         info, prov = document_info(bundle, check)
         infos.append(info)
         index = entry_index(bundle)
+        for name, state in section_states(composition_of(bundle) or {}).items():
+            out.state(name, state)
         for resource in resources(bundle)[1:]:
             _add(resource, prov, index, out)
     unsigned = Provenance(signature=SignatureStatus.UNSIGNED)
@@ -367,12 +433,22 @@ def summarize(
         _add(item, unsigned, {}, out)
     infos.sort(key=lambda d: (d.date is not None, d.date), reverse=True)
     out.results.sort(key=lambda o: (o.date is not None, o.date), reverse=True)
+    out.encounters.sort(key=lambda e: (e.date is not None, e.date), reverse=True)
     blood = out.blood_type[0] if out.blood_type else None
+    if blood is not None:
+        out.critical.insert(
+            0, CriticalFact(kind="blood-type", text=blood.text, date=blood.date, provenance=blood.provenance)
+        )
+    medications = reconciled(out.medications, out.current)
+    allergies = sorted(out.allergies, key=allergy_rank)
+    for name in SUMMARY_SECTIONS:
+        if (shared is not None and name not in shared) or out.withheld_unnamed:
+            out.state(name, SectionState.NOT_SHARED)
     return PatientSummary(
         patient=patient,
-        allergies=tuple(out.allergies),
+        allergies=tuple(allergies),
         problems=tuple(out.problems),
-        medications=tuple(out.medications),
+        medications=medications,
         prescriptions=tuple(out.prescriptions),
         referrals=tuple(out.referrals),
         appointments=tuple(out.appointments),
@@ -381,4 +457,7 @@ def summarize(
         blood_type=blood,
         results=tuple(out.results),
         documents=tuple(infos),
+        critical_facts=tuple(out.critical),
+        alerts=drug_allergy_alerts(allergies, [*medications, *out.prescriptions]),
+        completeness=out.states,
     )

@@ -24,7 +24,7 @@ from lookup.matching.prepare import Vocabularies, name_accented, prepare_query, 
 from lookup.matching.retrieval import candidates
 from lookup.matching.scoring import PreparedQuery, Scorer, all_levels, score
 from lookup.matching.vocab import PROVINCE_LIMIT, Vocabulary
-from lookup.matching.weights import BirthLevel, NameLevel, WeightTable, load_weights
+from lookup.matching.weights import AddressLevel, BirthLevel, FlagLevel, NameLevel, WeightTable, load_weights
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +201,8 @@ class MatchEngine:
         asked = _asked(query)
         best_may = _may_be_certain(query, {n: int(lv[top[0]]) for n, lv in levels.items()})
         best_may = best_may and not _has_twin(frozen, people[top])
-        graded = grades(relative, self.weights.grading, best_may_be_certain=best_may)
+        whole = [_agrees_in_full(query, {n: int(lv[position]) for n, lv in levels.items()}) for position in top]
+        graded = grades(relative, self.weights.grading, best_may_be_certain=best_may, agrees_in_full=whole)
         out: list[ScoredMatch] = []
         seen: set[str] = set()
         for rank, position in enumerate(top.tolist()):
@@ -230,6 +231,20 @@ def _asked(query: PreparedQuery) -> set[str]:
         "address": query.address != 0,
     }
     return asked | {name for name, here in present.items() if here}
+
+
+def _agrees_in_full(query: PreparedQuery, levels: dict[str, int]) -> bool:
+    """The query gave a family and a given name and a birth year, and the person agrees exactly with every field it
+    gave (names letter for letter, the birth date or its year) and differs on none."""
+    if not (query.family.present and query.given.present and query.year > 0):
+        return False
+    for name in ("given", "family", "middle"):
+        if getattr(query, name).present and levels[name] != NameLevel.EXACT:
+            return False
+    if levels["birth"] not in (BirthLevel.EXACT, BirthLevel.YEAR):
+        return False
+    flags_agree = all(levels.get(flag) != FlagLevel.DIFFERS for flag in ("sex", "province", "phone"))
+    return flags_agree and levels.get("address") != AddressLevel.DIFFERS
 
 
 def _may_be_certain(query: PreparedQuery, best: dict[str, int]) -> bool:

@@ -42,9 +42,18 @@ def grades(
     grading: Grading,
     *,
     best_may_be_certain: bool,
+    agrees_in_full: Sequence[bool] = (),
 ) -> list[MatchGrade]:
-    """Grades of candidates sorted best first (`relative` = posterior log-odds, all candidates of the query)."""
-    out = [MatchGrade.PROBABLE if r >= grading.probable_bits else MatchGrade.POSSIBLE for r in relative]
+    """Grades of candidates sorted best first (`relative` = posterior log-odds, all candidates of the query).
+
+    `agrees_in_full[i]`: candidate i agrees exactly with a query of at least a whole name and a birth year. Such a
+    candidate is `probable` at least: its log-odds fall short only because the name is common in the population,
+    which says there may be namesakes, never that this person agrees less (a namesake would be listed beside it)."""
+    whole = list(agrees_in_full) + [False] * (len(relative) - len(agrees_in_full))
+    out = [
+        MatchGrade.PROBABLE if r >= grading.probable_bits or full else MatchGrade.POSSIBLE
+        for r, full in zip(relative, whole, strict=True)
+    ]
     if out and best_may_be_certain and relative[0] >= grading.certain_bits:
         runner_up = relative[1] if len(relative) > 1 else -math.inf
         if relative[0] - runner_up >= grading.runner_up_gap_bits:

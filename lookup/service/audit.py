@@ -45,8 +45,19 @@ AUDIT_KIND = "audit"
 CHECK_IN_KIND = "check-in"
 
 Action = Literal["lookup", "search", "open", "break-glass", "check-in", "shl"]
-Result = Literal["success", "not-found", "consent-required", "failed", "offline", "wrong-patient"]
-"""`wrong-patient`: the server answered about another person and the kiosk refused the answer (a serious failure)."""
+Result = Literal[
+    "success",
+    "not-found",
+    "consent-required",
+    "failed",
+    "offline",
+    "wrong-patient",
+    "identity-mismatch",
+    "identity-confirmed",
+]
+"""`wrong-patient`: the server answered about another person and the kiosk refused the answer (a serious failure).
+`identity-mismatch`: a card's identifier found a record whose name, birth date or sex are not the card's, and nothing
+opened; `identity-confirmed`: a staff member then confirmed that record is the person and opened it."""
 _OUTCOME_CODE = {
     "success": "0",
     "not-found": "0",
@@ -54,6 +65,8 @@ _OUTCOME_CODE = {
     "offline": "8",
     "failed": "8",
     "wrong-patient": "8",
+    "identity-mismatch": "4",
+    "identity-confirmed": "0",
 }
 _SUBTYPE = {
     "lookup": ("search", "search"),

@@ -24,7 +24,7 @@ from lookup.domain.model import (
 )
 from lookup.service.binding import Subject, WrongPatientError, bind_record, carries_one_of
 from lookup.service.offline_store import Hit, OfflineStore
-from lookup.service.ranking import rank_records
+from lookup.service.ranking import rank_records, worth_showing
 from lookup.service.results import Reporter
 from lookup.transport.faults import FhirError
 
@@ -55,7 +55,7 @@ def answer_from_cache(
         hits = store.by_demographics(query)
         # The threshold of `certain` is the server's population, not the cache's: a person missing from the
         # cache must not let a look-alike who is in it pass as certain.
-        ranked = rank_records(query, [h.entry.patient for h in hits], population)
+        ranked = worth_showing(rank_records(query, [h.entry.patient for h in hits], population))
         by_id = {h.entry.patient.id: h for h in hits}
         certain = [c for c in ranked if c.grade is MatchGrade.CERTAIN]
         if len(certain) != 1 and ranked:
@@ -73,7 +73,7 @@ def answer_from_cache(
         if len(hits) > 1:
             candidates = tuple(Candidate(patient=h.entry.patient, score=0.5, grade=MatchGrade.POSSIBLE) for h in hits)
             return _cached(fault, LookupStatus.CANDIDATES, max(h.age_seconds for h in hits), candidates=candidates)
-        return LookupOutcome(status=LookupStatus.OFFLINE, message=fault.describe())
+        return LookupOutcome(status=LookupStatus.OFFLINE, message=fault.describe(), fault=fault.kind.value)
     hit = hits[0]
     entry = hit.entry
     rep.done("cache", f"{hit.age_seconds:.0f} s old")
@@ -122,4 +122,5 @@ def _cached(
         summary=summary,
         break_glass=break_glass,
         message=fault.describe(),
+        fault=fault.kind.value,
     )

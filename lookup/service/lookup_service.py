@@ -35,6 +35,7 @@ from lookup.domain.model import (
     SignatureStatus,
 )
 from lookup.domain.staff import SignInResult, StaffMember
+from lookup.domain.visits import CheckInResult, Department, WalkInResult
 from lookup.fhir.documents import summarize
 from lookup.fhir.patient import patient_record
 from lookup.health_links import retrieval as shl
@@ -55,11 +56,12 @@ from lookup.service.binding import (
 from lookup.service.cache_protocol import Outbox, RecordCache
 from lookup.service.fetch import Fetcher, candidates_from_match
 from lookup.service.from_cache import answer_from_cache
+from lookup.service.identity import identity_differences
 from lookup.service.offline_store import CachedPatient, OfflineStore
 from lookup.service.outbox_writer import OutboxWriter
-from lookup.service.ranking import query_keys, rank_records, record_keys
+from lookup.service.ranking import query_keys, rank_records, record_keys, worth_showing
 from lookup.service.reception import Reception
-from lookup.service.results import CheckInResult, PrefetchResult, Progress, Reporter, ServiceStatus
+from lookup.service.results import PrefetchResult, Progress, Reporter, ServiceStatus
 from lookup.service.staff import StaffDesk, StaffRecords
 from lookup.transport.client import FhirClient
 from lookup.transport.config import ServerConfig
@@ -106,24 +108,35 @@ class LookupService:
         self.desk = StaffDesk(self.client, StaffRecords(cache, config.client_id, config.mode))
         journal = AuditJournal(audit_journal, config.base_url) if audit_journal is not None else None
         self.writer = OutboxWriter(self.client, outbox, lambda: self.desk.current, journal)
-        self.reception = Reception(self.client, self.fetch, self.store, self.writer)
+        self.reception = Reception(self.client, self.fetch, self.store, self.writer, lobby=config.mode == "lobby")
 
     # -- public API ---------------------------------------------------------------------------------------------
 
     async def by_scan(self, scan: ScanResult, *, progress: Progress | None = None) -> LookupOutcome:
-        """A scanned card: its identifiers first (former ones when those find nobody), then its demographics."""
+        """A scanned card: its identifiers first (former ones when those find nobody), else its demographics.
+
+        The record an identifier finds opens only when the card's name, birth date and sex fit it; otherwise the
+        outcome is `identity-mismatch` and nothing clinical is asked for (`open_patient(..., confirmed_identity=True)`
+        opens it once a person has confirmed). An identifier that finds nobody ends `not-found`, with the card's
+        demographics as `fallback` for a person to search by: a search is offered, never substituted."""
         if scan.kind is ScanKind.SHL:
             return await self.by_link(scan.text, progress=progress)
         rep = Reporter(progress)
+        card = None if scan.demographics.is_empty() else scan.demographics
         if scan.identifiers:
-            outcome = await self._guard(rep, lambda: self._identify(scan.identifiers, rep), scan.identifiers, None)
+            outcome = await self._guard(
+                rep, lambda: self._identify(scan.identifiers, rep, card), scan.identifiers, None
+            )
             if outcome.status is LookupStatus.NOT_FOUND and scan.former_identifiers:
                 outcome = await self._guard(
-                    rep, lambda: self._identify(scan.former_identifiers, rep), scan.former_identifiers, None
+                    rep, lambda: self._identify(scan.former_identifiers, rep, card), scan.former_identifiers, None
                 )
-            if outcome.status is not LookupStatus.NOT_FOUND or scan.demographics.is_empty():
-                return outcome
-        if not scan.demographics.is_empty():
+            outcome = _checked_against_card(card, outcome)
+            if outcome.status is LookupStatus.NOT_FOUND and card is not None and outcome.fault is None:
+                message = "no patient carries this identifier; the name and birth date on the card may be searched"
+                return outcome.model_copy(update={"fallback": card, "message": message})
+            return outcome
+        if card is not None:
             return await self.by_demographics(scan.demographics, progress=progress)
         return LookupOutcome(status=LookupStatus.NOT_FOUND, message="the code carries no identifier or name to look up")
 
@@ -138,11 +151,16 @@ class LookupService:
             return LookupOutcome(status=LookupStatus.NOT_FOUND, message="nothing to search for")
         return await self._guard(rep, lambda: self._search(query, rep), (), query)
 
-    async def open_patient(self, patient_id: str, *, progress: Progress | None = None) -> LookupOutcome:
-        """The summary of a candidate the clerk chose."""
+    async def open_patient(
+        self, patient_id: str, *, confirmed_identity: bool = False, progress: Progress | None = None
+    ) -> LookupOutcome:
+        """The summary of a candidate the clerk chose; `confirmed_identity`: of the record of an `identity-mismatch`
+        that a staff member confirmed is the person in front of them, which the audit records before it opens."""
         rep = Reporter(progress)
         if not FHIR_ID.fullmatch(patient_id):
             return LookupOutcome(status=LookupStatus.NOT_FOUND, message="not a FHIR patient id")
+        if confirmed_identity:
+            self.writer.audit("open", "identity-confirmed", patient_id)
         return await self._guard(rep, lambda: self._open(patient_id, None, rep, "open"), (), None, patient_id)
 
     async def break_glass(self, patient_id: str, reason: str, *, progress: Progress | None = None) -> LookupOutcome:
@@ -218,6 +236,16 @@ class LookupService:
     async def check_in(self, appointment_id: str) -> CheckInResult:
         return await self.reception.check_in(appointment_id)
 
+    async def departments(self) -> list[Department]:
+        """The departments a walk-in may be sent to (empty when the server cannot say)."""
+        return await self.reception.departments()
+
+    async def walk_in(
+        self, patient_id: str, department: str, complaint: str | None = None, *, key: str | None = None
+    ) -> WalkInResult:
+        """Check in a patient without an appointment today (`Reception.walk_in`)."""
+        return await self.reception.walk_in(patient_id, department, complaint, key=key)
+
     async def prefetch(self, facility_code: str | None = None) -> PrefetchResult:
         """Referrals and appointments addressed to this facility, with their patients' summaries, into the cache."""
         code = facility_code or self.config.facility_code
@@ -231,10 +259,20 @@ class LookupService:
             online=error is None and self.client.breaker.state.value == "closed",
             server=self.client.base_url,
             last_error=error.describe() if error else None,
+            last_fault=error.kind.value if error else None,
             breaker=self.client.breaker.state.value,
             outbox_queued=self.writer.queued,
             outbox_delivered=self.writer.delivered,
         )
+
+    async def probe(self) -> ServiceStatus:
+        """Ask the server whether it answers (its public CapabilityStatement: nothing about anyone), then say the
+        status, so a kiosk can show it is offline before anyone is looked up."""
+        try:
+            await self.client.get("metadata", authenticated=False, timeout_s=self.client.config.timeout_for("connect"))
+        except FhirError as exc:
+            log.info("the server did not answer a probe (%s)", exc.kind)
+        return await self.status()
 
     async def flush_outbox(self) -> int:
         """Deliver what waits in the outbox; the number acknowledged by the server."""
@@ -269,10 +307,10 @@ class LookupService:
                 # The server tried to have credentials sent elsewhere: said as such, never covered by the cache.
                 rep.interrupted(exc.kind.value)
                 log.warning("lookup refused: %s", exc.kind)
-                return LookupOutcome(status=LookupStatus.REFUSED, message=exc.describe())
+                return LookupOutcome(status=LookupStatus.REFUSED, message=exc.describe(), fault=exc.kind.value)
             if not exc.offline and exc.kind not in (FaultKind.UNAUTHORIZED, FaultKind.FORBIDDEN):
                 log.info("lookup ended by the server's answer (%s)", exc.kind)
-                return LookupOutcome(status=LookupStatus.NOT_FOUND, message=exc.describe())
+                return LookupOutcome(status=LookupStatus.NOT_FOUND, message=exc.describe(), fault=exc.kind.value)
             fault = exc
         except Exception as exc:
             # A fault of the data (a malformed resource the mappers could not take) must not reach the clerk as a
@@ -282,7 +320,9 @@ class LookupService:
         rep.interrupted(fault.kind.value)
         return self._from_cache(rep, fault, identifiers, query, patient_id, reason)
 
-    async def _identify(self, identifiers: Sequence[Identifier], rep: Reporter) -> LookupOutcome:
+    async def _identify(
+        self, identifiers: Sequence[Identifier], rep: Reporter, card: Demographics | None = None
+    ) -> LookupOutcome:
         rep.start("connect")
         await self.client.features()
         rep.done("connect")
@@ -298,6 +338,11 @@ class LookupService:
             candidates = [Candidate(patient=p, score=0.5, grade=MatchGrade.POSSIBLE) for p in patients]
             self.writer.audit("lookup", "success", None)
             return LookupOutcome(status=LookupStatus.CANDIDATES, candidates=tuple(candidates))
+        mismatch = _checked_against_card(card, LookupOutcome(status=LookupStatus.FOUND, patient=patients[0]))
+        if mismatch.status is LookupStatus.IDENTITY_MISMATCH:
+            # Before anything clinical is asked for: a person decides whether the card is this record's.
+            self.writer.audit("lookup", "identity-mismatch", patients[0].id)
+            return mismatch
         return await self._open(patients[0].id, patients[0], rep, "lookup", asked=identifiers)
 
     async def _search(self, query: Demographics, rep: Reporter) -> LookupOutcome:
@@ -323,11 +368,11 @@ class LookupService:
         certain = [c for c in candidates if c.grade is MatchGrade.CERTAIN]
         if len(certain) == 1:
             outcome = await self._open(certain[0].patient.id, certain[0].patient, rep, "search")
-            return outcome.model_copy(update={"candidates": tuple(candidates[:10])})
-        shown = tuple(c for c in candidates if c.grade is not MatchGrade.CERTAINLY_NOT)[:10]
+            return outcome.model_copy(update={"candidates": tuple(worth_showing(candidates))[:10]})
+        shown = tuple(worth_showing(candidates))[:10]
         self.writer.audit("search", "success" if shown else "not-found", None)
         if not shown:
-            return LookupOutcome(status=LookupStatus.NOT_FOUND, message="nobody matches these details")
+            return LookupOutcome(status=LookupStatus.NOT_FOUND, message="nobody matches these details well enough")
         return LookupOutcome(status=LookupStatus.CANDIDATES, candidates=shown)
 
     async def _open(
@@ -395,7 +440,7 @@ class LookupService:
             try:
                 referrals = await self.fetch.referrals_of(patient.id, self.config.facility_code)
                 bind_records(referrals, subject.knowing(patient), "a referral")
-                summary = summarize(patient, [], referrals)
+                summary = summarize(patient, [], referrals, shared=("referrals",))
             except FhirError as exc:
                 if exc.offline:
                     raise
@@ -468,6 +513,26 @@ class LookupService:
         result: Result = "wrong-patient" if outcome.status is LookupStatus.WRONG_PATIENT else "offline"
         self.writer.audit(action, result, opened, reason is not None and opened is not None, reason)
         return outcome
+
+
+def _checked_against_card(card: Demographics | None, outcome: LookupOutcome) -> LookupOutcome:
+    """The outcome, or `identity-mismatch` (the record's identity only) when the patient it opens is not the card's
+    person by name, birth date or sex."""
+    patient = outcome.patient
+    if card is None or patient is None or outcome.status not in (LookupStatus.FOUND, LookupStatus.CONSENT_REQUIRED):
+        return outcome
+    differs = identity_differences(card, patient.demographics)
+    if not differs:
+        return outcome
+    return LookupOutcome(
+        status=LookupStatus.IDENTITY_MISMATCH,
+        source=outcome.source,
+        age_seconds=outcome.age_seconds,
+        patient=patient,
+        card=card,
+        differs=differs,
+        message="the name, birth date or sex on the card differ from the record its number found",
+    )
 
 
 def _action(query: Demographics | None, patient_id: str | None, reason: str | None) -> Action:

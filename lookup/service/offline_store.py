@@ -172,6 +172,26 @@ class OfflineStore:
         except Exception as exc:
             log.warning("could not write an appointment to the offline cache (%s)", type(exc).__name__)
 
+    def save_departments(self, departments: list[dict[str, str]]) -> None:
+        """Keep the departments a walk-in may choose (nobody's data), so a walk-in can be queued offline."""
+        if self.cache is None:
+            return
+        try:
+            self.cache.put("departments", orjson.dumps(departments), clinical=False)
+        except Exception as exc:
+            log.warning("could not write the departments to the offline cache (%s)", type(exc).__name__)
+
+    def departments(self) -> list[dict[str, str]]:
+        if self.cache is None:
+            return []
+        try:
+            record = self.cache.get("departments")
+            data = orjson.loads(record.payload) if record is not None else []
+        except Exception as exc:
+            log.warning("could not read the departments from the offline cache (%s)", type(exc).__name__)
+            return []
+        return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+
     def appointment(self, appointment_id: str) -> dict[str, Any] | None:
         if self.cache is None:
             return None

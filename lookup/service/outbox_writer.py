@@ -93,10 +93,11 @@ class OutboxWriter:
         task.add_done_callback(self._background.discard)
 
     def check_in(self, arrived: dict[str, Any]) -> bool:
-        """Queue the check-in of an appointment (the whole resource, status `arrived`); False when it was not kept."""
+        """Queue a check-in (the whole Appointment, status `arrived`) or a walk-in (its Encounter `arrived`, under the
+        id made from its idempotency key); False when it was not kept."""
         if self.outbox is None:
             return False
-        delivery = Delivery(path=f"Appointment/{arrived['id']}", body=arrived)
+        delivery = Delivery(path=f"{arrived.get('resourceType', 'Appointment')}/{arrived['id']}", body=arrived)
         try:
             self._append(self.outbox, CHECK_IN_KIND, f"check-in:{arrived['id']}", delivery)
         except Exception as exc:

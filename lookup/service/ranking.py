@@ -10,7 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lookup.domain.model import Candidate, Demographics, PatientRecord
+from lookup.domain.model import Candidate, Demographics, MatchGrade, PatientRecord
+
+SCORE_FLOOR = 0.01
+"""The least score (a share of the probability of being the person, `lookup.matching.grading`) of a `possible`
+candidate shown to a clerk: below one chance in a hundred, a row only invites a wrong choice (it would read `0.00`).
+`probable` and `certain` candidates are shown whatever their share, `certainly-not` never."""
+
+
+def worth_showing(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """The candidates a person may choose from: none `certainly-not`, none `possible` under `SCORE_FLOOR`."""
+    return [
+        c
+        for c in candidates
+        if c.grade in (MatchGrade.CERTAIN, MatchGrade.PROBABLE)
+        or (c.grade is MatchGrade.POSSIBLE and round(c.score, 2) >= SCORE_FLOOR)
+    ]
 
 
 def rank_records(query: Demographics, records: Sequence[PatientRecord], population: int) -> list[Candidate]:

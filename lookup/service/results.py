@@ -1,5 +1,6 @@
-"""The shapes the lookup service reports and answers with besides `LookupOutcome`: progress steps, check-in
-results, service status. None of them carries patient data: they are shown on screen and may be logged."""
+"""The shapes the lookup service reports and answers with besides `LookupOutcome`: progress steps, prefetch results
+and service status (check-in and walk-in answers are domain shapes, `lookup.domain.visits`). None of them carries
+patient data: they are shown on screen and may be logged."""
 
 from __future__ import annotations
 
@@ -62,15 +63,6 @@ class Reporter:
             self._send(name, "failed", detail)
 
 
-class CheckInResult(BaseModel):
-    """The answer to a check-in: done on the server, queued for when it is back, or refused."""
-
-    model_config = ConfigDict(frozen=True)
-
-    status: Literal["checked-in", "queued", "failed"]
-    message: str = ""
-
-
 class ServiceStatus(BaseModel):
     """Whether the server answers, and what is waiting in the outbox."""
 
@@ -79,6 +71,8 @@ class ServiceStatus(BaseModel):
     online: bool
     server: str
     last_error: str | None = None
+    last_fault: str | None = None
+    """The kind of the last error (`unreachable`, `timeout`...), which screens translate."""
     breaker: str = "closed"
     outbox_queued: int = 0
     """Messages this service put in the outbox since it started."""

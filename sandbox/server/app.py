@@ -1,8 +1,8 @@
 """The sandbox coordination server: `create_app(config)` builds the FastAPI application.
 
 All FHIR routes live under `config.base_path` (`/fhir`): the CapabilityStatement, the OAuth2 token endpoint, and
-the routes of `routes_patients` and `routes_workflow`. The database is prepared (generated, imported, indexed)
-before the application is returned, so a server started from it answers at once.
+the routes of `routes_patients`, `routes_workflow` and `routes_visits`. The database is prepared (generated,
+imported, indexed) before the application is returned, so a server started from it answers at once.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import JSONResponse
 
 from lookup.fhir.capabilities import OAUTH_URIS_URL
-from sandbox.server import routes_patients, routes_workflow
+from sandbox.server import routes_patients, routes_visits, routes_workflow
 from sandbox.server.auth import Authority, TokenError
 from sandbox.server.config import SandboxConfig
 from sandbox.server.facility_keys import FacilityKeys
@@ -44,6 +44,8 @@ _SEARCH_PARAMS: Final[dict[str, list[tuple[str, str]]]] = {
     "ServiceRequest": [("performer", "reference"), ("status", "token"), ("patient", "reference")],
     "AuditEvent": [("patient", "reference")],
     "Consent": [("patient", "reference")],
+    "Encounter": [("date", "date")],
+    "HealthcareService": [],
 }  # fmt: skip
 _INTERACTIONS: Final[dict[str, list[str]]] = {
     "Patient": ["read", "search-type"],
@@ -52,6 +54,8 @@ _INTERACTIONS: Final[dict[str, list[str]]] = {
     "ServiceRequest": ["read", "search-type"],
     "AuditEvent": ["read", "search-type", "update"],
     "Consent": ["search-type"],
+    "Encounter": ["search-type", "update"],
+    "HealthcareService": ["search-type"],
 }
 
 
@@ -192,6 +196,6 @@ def create_app(config: SandboxConfig) -> FastAPI:
     if matching is not None:
         app.add_middleware(StartingGate, matching=matching, base_path=config.base_path)
     install_error_handlers(app)
-    for router in (_meta_router(), routes_patients.router, routes_workflow.router):
+    for router in (_meta_router(), routes_patients.router, routes_workflow.router, routes_visits.router):
         app.include_router(router, prefix=config.base_path)
     return app

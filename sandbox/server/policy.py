@@ -11,16 +11,19 @@ every answer about a patient and every refusal (`sandbox.server.audit`), stamped
 
 Roles, as the hospital uses them:
 - lobby: identity only, for an exact identifier or demographics that single one person out (see `SINGLE_OUT_RULE`),
-  at most `LOBBY_MAX_RESULTS` people and no paging; appointments as time, place and department; check-in; its own
-  audit trail. Never a list of people, clinical text, a summary, documents, referrals, consent or the audit log.
-- reception: identity; today's appointments and referrals addressed to its facility, with diagnoses only for
-  patients who consented; check-in. Never summaries, documents, break-glass or the audit log.
-- er: everything consent allows; break-glass with a reason of real content (`break_glass_reason`). Never the audit
-  log.
+  at most `LOBBY_MAX_RESULTS` people and no paging; appointments as time, place and department; check-in; a walk-in
+  without a chief complaint; the departments; its own audit trail. Never a list of people (nor of walk-ins),
+  clinical text, a summary, documents, referrals, consent or the audit log.
+- reception: identity; today's appointments, today's walk-ins at its facility and referrals addressed to it, with
+  diagnoses only for patients who consented; check-in and walk-ins. Never summaries, documents, break-glass or the
+  audit log.
+- er: everything consent allows; break-glass with a reason of real content (`break_glass_reason`). No walk-ins: the
+  emergency room registers its arrivals its own way, not through the outpatient queue. Never the audit log.
 - admin: the audit log and counts; never a patient's identity or clinical data.
 
 Conditions, observations, encounters, medications and allergies are served only inside the signed documents, so
-the documents' consent rule covers them; the server offers no route of their own.
+the documents' consent rule covers them; the server offers no route of their own, except the walk-in Encounters a
+desk records today (`sandbox.server.routes_visits`), whose chief complaint follows the referrals' consent rule.
 
 `python -m sandbox.server.policy > sandbox/POLICY.md` writes the table with the answer each role gets on each route
 (checked in; a test compares it with this module and another sends every row to a running server).
@@ -41,6 +44,7 @@ from urllib.parse import unquote
 from fastapi import Request
 
 from lookup.domain.model import FHIR_ID, Demographics
+from lookup.fhir.appointments import REDACTED, time_place_department
 from lookup.service.audit import BREAK_GLASS, PURPOSE_HEADER, REASON_HEADER, TREATMENT
 from sandbox.server.audit import Happening, Interaction, Outcome, record
 from sandbox.server.auth import DEMO_CLIENTS, DEMO_STAFF, Grant, Role
@@ -61,6 +65,8 @@ class Resource(StrEnum):
     APPOINTMENT = "Appointment"
     SERVICE_REQUEST = "ServiceRequest"
     AUDIT_EVENT = "AuditEvent"
+    ENCOUNTER = "Encounter"
+    HEALTHCARE_SERVICE = "HealthcareService"
 
 
 class Operation(StrEnum):
@@ -92,11 +98,6 @@ REASON_MIN_DISTINCT: Final = 3
 REASON_MAX_CHARACTERS: Final = 500
 CLIENT_AUDIT_MAX_BYTES: Final = 16 * 1024
 """The largest AuditEvent a kiosk may store as its own trail."""
-REDACTED: Final[Json] = {
-    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
-    "code": "REDACTED",
-    "display": "redacted",
-}
 SINGLE_OUT_RULE: Final = (
     "a lobby search must name an exact identifier (`identifier=SYSTEM|VALUE`), or a full birth date "
     "(`birthdate=YYYY-MM-DD`) with the family and given names or with a phone number"
@@ -115,6 +116,7 @@ class Limit(StrEnum):
     CONSENT = "consent"
     BREAK_GLASS = "break-glass"
     OWN_TRAIL = "own-trail"
+    WALK_IN = "walk-in"
 
 
 LIMIT_TEXT: Final[dict[Limit, str]] = {
@@ -130,8 +132,9 @@ LIMIT_TEXT: Final[dict[Limit, str]] = {
         "that window is implied, and a date outside it is 403"
     ),
     Limit.NO_CLINICAL_TEXT: (
-        "time, place and department only: description, reason, comment and instructions removed, the resource "
-        "tagged `REDACTED`"
+        "time, place and department only: description, reason, comment, instructions, service type and free text "
+        "removed (the department by its coded display, a place by its Location or Organization display, the queue "
+        "number kept), the resource tagged `REDACTED`"
     ),
     Limit.DIAGNOSIS_WITH_CONSENT: (
         "diagnoses and other clinical text only for patients who consented; for others the resource is redacted as "
@@ -153,6 +156,13 @@ LIMIT_TEXT: Final[dict[Limit, str]] = {
         "token's client and staff member, write-once: the same event again is 200 (nothing echoed), a different "
         "one under the same id 409"
     ),
+    Limit.WALK_IN: (
+        "a walk-in arrives: `PUT Encounter/{id}` of an Encounter with status `arrived`, the patient as `subject` and "
+        "a department of `HealthcareService` as `serviceType`, at reception optionally a chief complaint (one coding "
+        "of `urn:kiosk:chief-complaint`); answered 201 with the next queue number of that department today "
+        "(`identifier` of `urn:kiosk:queue-number`, its period ending with the day) and a room (`location`). The "
+        "same id again is 200 with the same visit (a retry creates nothing), for another patient 409"
+    ),
 }
 
 
@@ -162,6 +172,7 @@ def _limits(*limits: Limit) -> frozenset[Limit]:
 
 _P, _B, _C, _A, _S, _E = (Resource.PATIENT, Resource.BUNDLE, Resource.CONSENT, Resource.APPOINTMENT,
                           Resource.SERVICE_REQUEST, Resource.AUDIT_EVENT)  # fmt: skip
+_W, _H = Resource.ENCOUNTER, Resource.HEALTHCARE_SERVICE
 _SEARCH, _COUNT, _READ, _UPDATE = Operation.SEARCH, Operation.COUNT, Operation.READ, Operation.UPDATE
 _SHOWN_TODAY = _limits(Limit.TODAY, Limit.DIAGNOSIS_WITH_CONSENT)
 _LOBBY_APPOINTMENT = _limits(Limit.TODAY, Limit.NO_CLINICAL_TEXT)
@@ -178,6 +189,8 @@ POLICY: Final[Mapping[Role, Mapping[tuple[Resource, Operation], frozenset[Limit]
         (_A, _SEARCH): _LOBBY_APPOINTMENT,
         (_A, _READ): _LOBBY_APPOINTMENT,
         (_A, _UPDATE): _LOBBY_APPOINTMENT,
+        (_H, _SEARCH): _NONE,
+        (_W, _UPDATE): _limits(Limit.WALK_IN, Limit.NO_CLINICAL_TEXT),
         (_E, _UPDATE): _limits(Limit.OWN_TRAIL),
     },
     Role.RECEPTION: {
@@ -190,6 +203,9 @@ POLICY: Final[Mapping[Role, Mapping[tuple[Resource, Operation], frozenset[Limit]
         (_A, _UPDATE): _SHOWN_TODAY,
         (_S, _SEARCH): _RECEPTION_REFERRAL,
         (_S, _READ): _RECEPTION_REFERRAL,
+        (_H, _SEARCH): _NONE,
+        (_W, _UPDATE): _limits(Limit.WALK_IN),
+        (_W, _SEARCH): _limits(Limit.TODAY, Limit.OWN_FACILITY, Limit.DIAGNOSIS_WITH_CONSENT),
         (_E, _UPDATE): _limits(Limit.OWN_TRAIL),
     },
     Role.ER: {
@@ -239,6 +255,9 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route(_A, _UPDATE, "PUT Appointment/{appointment}"),
     Route(_S, _SEARCH, "GET ServiceRequest?performer=Organization/{facility}&status=active"),
     Route(_S, _READ, "GET ServiceRequest/{referral}"),
+    Route(_H, _SEARCH, "GET HealthcareService"),
+    Route(_W, _UPDATE, "PUT Encounter/walkin-{new_event}", success=201),
+    Route(_W, _SEARCH, "GET Encounter?date={today}"),
     Route(_E, _UPDATE, "PUT AuditEvent/{new_event}", success=201),
     Route(_E, _READ, "GET AuditEvent/{event}"),
     Route(_E, _SEARCH, "GET AuditEvent?patient=Patient/{patient}"),
@@ -326,11 +345,6 @@ def break_glass_reason(raw: str | None) -> str:
 _IDENTITY_FIELDS: Final = frozenset(
     {"resourceType", "id", "meta", "identifier", "active", "name", "gender", "birthDate"}
 )
-_APPOINTMENT_FIELDS: Final = frozenset(
-    {"resourceType", "id", "meta", "status", "serviceCategory", "serviceType", "specialty", "start", "end",
-     "minutesDuration", "created", "participant"}
-)  # fmt: skip
-_PARTICIPANT_FIELDS: Final = frozenset({"type", "actor", "required", "status"})
 _REFERRAL_FIELDS: Final = frozenset(
     {"resourceType", "id", "meta", "status", "intent", "category", "priority", "subject", "authoredOn",
      "occurrenceDateTime", "occurrencePeriod", "requester", "performer"}
@@ -356,11 +370,9 @@ def identity_view(patient: Json) -> Json:
 
 
 def appointment_view(appointment: Json) -> Json:
-    """An Appointment as time, place and department: no description, reason, comment or instruction."""
-    view = _tagged(appointment, _APPOINTMENT_FIELDS)
-    participants = [p for p in appointment.get("participant") or [] if isinstance(p, dict)]
-    view["participant"] = [{k: v for k, v in p.items() if k in _PARTICIPANT_FIELDS} for p in participants]
-    return view
+    """An Appointment as time, place and department: no description, reason, comment, instruction or service text
+    (the kiosk applies the same projection, `lookup.fhir.appointments`, to whatever it is sent)."""
+    return time_place_department(appointment)
 
 
 def referral_view(referral: Json) -> Json:
@@ -597,7 +609,8 @@ def policy_markdown() -> str:
         "the staff member from the token. Any search parameter a route does not declare is 400, `_include` and "
         "`_revinclude` among them. Conditions, observations, encounters, medications and allergies are not served "
         "on their own: they exist only inside the signed documents (`$summary`, `Bundle`), so the documents' "
-        "consent rule covers them.",
+        "consent rule covers them; the one exception is today's walk-ins (`Encounter`), whose chief complaint is "
+        "shown only with consent.",
         "",
         "| resource | operation | example request | " + " | ".join(r.value for r in roles) + " |",
         "|---|---|---|" + "---|" * len(roles),

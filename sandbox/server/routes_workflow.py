@@ -30,6 +30,7 @@ from sandbox.server.policy import (
     referral_view,
 )
 from sandbox.server.storage import StoredPatient
+from sandbox.synthetic.departments import department_for
 
 router = APIRouter()
 Json = dict[str, Any]
@@ -157,6 +158,10 @@ def update_appointment(
     if current["status"] != "booked":
         raise FhirProblem(409, "conflict", f"an appointment that is {current['status']} cannot be checked in")
     caller.state.store.set_appointment_status(appointment_id, "arrived")
+    # The desk gives the arrival the next queue number of the appointment's department today, and a room.
+    department = department_for(appointment_id)
+    day = caller.state.day_offset(dt.date.today())
+    caller.state.store.add_visit(f"Appointment/{appointment_id}", patient.rid, day, department.code, caller.facility)
     caller.audit([patient.id], "check-in: arrived")
     arrived, _ = _appointment(caller, appointment_id)
     return FhirResponse(_shown(caller, patient, arrived))

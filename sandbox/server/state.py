@@ -19,8 +19,10 @@ from sandbox.server.auth import Authority
 from sandbox.server.config import SandboxConfig
 from sandbox.server.facility_keys import FacilityKeys
 from sandbox.server.matcher import Matching
+from sandbox.server.queue import with_queue
 from sandbox.server.storage import Store, StoredPatient
 from sandbox.synthetic import clinical
+from sandbox.synthetic.departments import DEPARTMENTS_BY_CODE
 from sandbox.synthetic.documents import appointment_resource, person_documents, service_request_resource
 from sandbox.synthetic.facilities import FACILITIES_BY_CODE
 
@@ -91,7 +93,12 @@ class SandboxState:
         plan = self._plan(patient)
         if plan is None or number >= len(plan.appointments):
             return None
-        return appointment_resource(plan.appointments[number], patient.id, self.today, status)
+        resource = appointment_resource(plan.appointments[number], patient.id, self.today, status)
+        arrival = self.store.visit(f"Appointment/{resource['id']}") if status == "arrived" else None
+        if arrival is None:
+            return resource
+        _, day, department, queued, _ = arrival
+        return with_queue(resource, DEPARTMENTS_BY_CODE[department], queued, self.today + dt.timedelta(days=day))
 
     def service_request(self, patient: StoredPatient, request_id: str, status: str) -> Json | None:
         plan = self._plan(patient)

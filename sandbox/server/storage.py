@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY, rid INTEGER NOT NULL, type TEXT NOT NULL, json BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_events (
     id TEXT PRIMARY KEY, patient TEXT, recorded TEXT NOT NULL, json BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS visits (
+    ref TEXT PRIMARY KEY, rid INTEGER NOT NULL, day INTEGER NOT NULL, department TEXT NOT NULL,
+    number INTEGER NOT NULL, facility TEXT, json BLOB);
 """
 
 _INDEXES: Final = """
@@ -367,6 +370,51 @@ class Store:
     def set_appointment_status(self, appointment_id: str, status: str) -> None:
         with self._lock:
             self._conn.execute("UPDATE appointments SET status = ? WHERE id = ?", (status, appointment_id))
+
+    # -- arrivals: queue numbers of checked-in appointments and walk-ins ---------------------------------------
+    def visit(self, ref: str) -> tuple[int, int, str, int, bytes | None] | None:
+        """(rid, day, department, number, json) of one arrival (`Appointment/{id}` or `Encounter/{id}`)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT rid, day, department, number, json FROM visits WHERE ref = ?", (ref,)
+            ).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]), str(row[2]), int(row[3]), row[4])
+
+    def add_visit(self, ref: str, rid: int, day: int, department: str, facility: str | None) -> int:
+        """The queue number of an arrival: the next of its department that day, or the one it already has."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._conn.execute("SELECT number FROM visits WHERE ref = ?", (ref,)).fetchone()
+                if row is None:
+                    row = self._conn.execute(
+                        "SELECT COALESCE(MAX(number), 0) + 1 FROM visits WHERE day = ? AND department = ?",
+                        (day, department),
+                    ).fetchone()
+                    self._conn.execute(
+                        "INSERT INTO visits VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                        (ref, rid, day, department, row[0], facility),
+                    )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return int(row[0])
+
+    def set_visit_json(self, ref: str, data: bytes) -> None:
+        with self._lock:
+            self._conn.execute("UPDATE visits SET json = ? WHERE ref = ?", (data, ref))
+
+    def walk_ins_on(self, day: int, facility: str | None, limit: int, offset: int) -> tuple[list[bytes], int]:
+        """The walk-in Encounters of one day (at one facility, when given), in arrival order, with the total."""
+        where = "ref LIKE 'Encounter/%' AND day = ? AND json IS NOT NULL" + (" AND facility = ?" if facility else "")
+        params: list[Any] = [day, facility] if facility else [day]
+        with self._lock:
+            total = int(self._conn.execute(f"SELECT COUNT(*) FROM visits WHERE {where}", params).fetchone()[0])
+            rows = self._conn.execute(
+                f"SELECT json FROM visits WHERE {where} ORDER BY rowid LIMIT ? OFFSET ?", [*params, limit, offset]
+            ).fetchall()
+        return [bytes(r[0]) for r in rows], total
 
     def service_requests(
         self, target: str | None, status: str | None, rid: int | None, limit: int, offset: int

@@ -66,6 +66,14 @@ ALLERGENS: Final[tuple[tuple[Coded, str], ...]] = (
     (Coded(SNOMED, "387406002", "Sulfonamide"), "low"),
     (Coded(SNOMED, "762952008", "Đậu phộng"), "high"),
 )
+REACTIONS: Final[dict[str, tuple[str, str]]] = {
+    "764146007": ("Phản vệ", "severe"),
+    "387458008": ("Nổi mày đay", "mild"),
+    "44027008": ("Phù mạch", "severe"),
+    "387406002": ("Phát ban", "moderate"),
+    "762952008": ("Phản vệ", "severe"),
+}
+"""Each allergen's reaction (AllergyIntolerance.reaction manifestation and severity)."""
 MEDICATIONS: Final[dict[str, tuple[Coded, str]]] = {
     "E11": (Coded(ATC, "A10BA02", "Metformin 500 mg"), "Uống 1 viên x 2 lần/ngày sau ăn"),
     "I10": (Coded(ATC, "C08CA01", "Amlodipin 5 mg"), "Uống 1 viên buổi sáng"),
@@ -77,11 +85,18 @@ MEDICATIONS: Final[dict[str, tuple[Coded, str]]] = {
     "B18.1": (Coded(ATC, "J05AF07", "Tenofovir 300 mg"), "Uống 1 viên mỗi ngày"),
 }
 ACUTE: Final = (Coded(ATC, "N02BE01", "Paracetamol 500 mg"), "Uống 1 viên khi sốt trên 38.5 độ, cách 6 giờ")
+ASPIRIN: Final = MEDICATIONS["I25"]
+CARDIOVASCULAR_RISK: Final = frozenset({"I10", "I25", "N18", "E11"})
+"""Conditions for which aspirin is prescribed: to a person allergic to it, the slip the kiosk's alert must catch."""
+CHRONIC_SUPPLY_DAYS: Final = 180
+ACUTE_SUPPLY_DAYS: Final = 5
+NO_KNOWN_ALLERGY: Final = Coded(SNOMED, "716186003", "Không có dị ứng đã biết")
 
 
 @dataclass(frozen=True, slots=True)
 class LabTest:
-    """A numeric laboratory test (LOINC) with the range synthetic values are drawn around."""
+    """A numeric laboratory test (LOINC) with the range synthetic values are drawn around, and the adult
+    reference range a laboratory reports with it (`low` None: only an upper limit)."""
 
     code: str
     name: str
@@ -89,13 +104,15 @@ class LabTest:
     ucum: str
     normal: float
     high: float
+    range_low: float | None
+    range_high: float
 
 
 LABS: Final[dict[str, LabTest]] = {
-    "hba1c": LabTest("4548-4", "HbA1c", "%", "%", 5.4, 8.5),
-    "glucose": LabTest("15074-8", "Glucose máu", "mmol/L", "mmol/L", 5.2, 9.5),
-    "creatinine": LabTest("14682-9", "Creatinin máu", "µmol/L", "umol/L", 80.0, 190.0),
-    "cholesterol": LabTest("14647-2", "Cholesterol toàn phần", "mmol/L", "mmol/L", 4.6, 6.8),
+    "hba1c": LabTest("4548-4", "HbA1c", "%", "%", 5.4, 8.5, 4.0, 5.6),
+    "glucose": LabTest("15074-8", "Glucose máu", "mmol/L", "mmol/L", 5.2, 9.5, 3.9, 6.4),
+    "creatinine": LabTest("14682-9", "Creatinin máu", "µmol/L", "umol/L", 80.0, 190.0, 62.0, 106.0),
+    "cholesterol": LabTest("14647-2", "Cholesterol toàn phần", "mmol/L", "mmol/L", 4.6, 6.8, None, 5.2),
 }
 BLOOD_TYPES: Final = (("O", 42.0), ("A", 22.0), ("B", 30.0), ("AB", 6.0))
 
@@ -195,6 +212,9 @@ class Book:
     allergies: tuple[tuple[Coded, str], ...]
     blood_type: str
     labs: tuple[LabResult, ...]
+    allergies_stated: str = "absent"
+    """For a person without allergies, what the book says: `entry` (a "no known allergy" AllergyIntolerance),
+    `nilknown` (an empty section saying none are known) or `absent` (nothing: no information)."""
 
 
 def _blood_type(rng: random.Random) -> str:
@@ -225,4 +245,7 @@ def book(index: int, seed: int, plan: Events) -> Book:
         for step, visit in enumerate(plan.visits):
             value = level + trend * step / max(1, len(plan.visits) - 1) + rng.gauss(0, 0.04 * level)
             labs.append(LabResult(test, visit.day, round(max(value, 0.1), 1)))
-    return Book(allergies, _blood_type(rng), tuple(labs))
+    # Drawn apart from `rng` so that the series above stay what they were for every seed.
+    roll = _unit(index, seed, 3)
+    stated = "entry" if roll < 0.34 else "nilknown" if roll < 0.67 else "absent"
+    return Book(allergies, _blood_type(rng), tuple(labs), stated if not allergies else "absent")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from lookup.domain.model import DocumentType
 from lookup.fhir.documents import LOINC
 from sandbox.synthetic import clinical
 from sandbox.synthetic.clinical import AppointmentPlan, Coded, Events, ReferralPlan
+from sandbox.synthetic.departments import coded, department_for
 from sandbox.synthetic.facilities import Facility
 
 Json = dict[str, Any]
@@ -25,6 +26,8 @@ DOCUMENT_BASE: Final = "https://hssk.sandbox.invalid/fhir"
 FACILITY_SYSTEM: Final = "http://fhir.hl7.org.vn/core/sid/facility"
 _NAMESPACE: Final = uuid.UUID("6f1c4c1e-4a53-4b8e-9d1e-5b0c0f6a2d11")
 _TZ: Final = dt.timezone(dt.timedelta(hours=7))
+_EMPTY_REASON: Final = "http://terminology.hl7.org/CodeSystem/list-empty-reason"
+_INTERPRETATION: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 DOC_TITLES: Final[dict[DocumentType, str]] = {
     DocumentType.PATIENT_SUMMARY: "Sổ sức khỏe điện tử",
     DocumentType.EPISODE_SUMMARY: "Bệnh án điện tử (tóm tắt lần khám)",
@@ -78,9 +81,13 @@ def appointment_resource(plan: AppointmentPlan, patient_id: str, today: dt.date,
         "description": f"Tái khám: {plan.condition.display}",
         "start": start.isoformat(),
         "end": (start + dt.timedelta(minutes=15)).isoformat(),
+        "specialty": [coded(department_for(plan.id))],
         "participant": [
             {"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"},
-            {"actor": {"display": plan.facility.name}, "status": "accepted"},
+            {
+                "actor": {"reference": f"Organization/{plan.facility.code}", "display": plan.facility.name},
+                "status": "accepted",
+            },
         ],
     }
 
@@ -114,8 +121,14 @@ class _Writer:
         return (self.today + dt.timedelta(days=offset)).isoformat()
 
     def document(
-        self, doc_type: DocumentType, facility: Facility, offset: int, sections: Sequence[tuple[str, str, list[Json]]]
+        self,
+        doc_type: DocumentType,
+        facility: Facility,
+        offset: int,
+        sections: Sequence[tuple[str, str, list[Json]]],
+        empty: Mapping[str, str] | None = None,
     ) -> None:
+        """One document; `empty` gives the emptyReason (`nilknown`...) of sections, by code, that have no entry."""
         doc_id = f"d{self.pid[1:] if self.pid.startswith('p') else self.pid}-{len(self.documents)}"
         moment = dt.datetime.combine(self.today + dt.timedelta(days=offset), dt.time(9, 0), _TZ).isoformat()
         org = organization(facility)
@@ -136,10 +149,14 @@ class _Writer:
                 {
                     "title": title,
                     "code": {"coding": [{"system": LOINC, "code": code}]},
-                    "entry": [_ref(r) for r in resources],
+                    **(
+                        {"entry": [_ref(r) for r in resources]}
+                        if resources
+                        else {"emptyReason": {"coding": [{"system": _EMPTY_REASON, "code": (empty or {})[code]}]}}
+                    ),
                 }
                 for title, code, resources in sections
-                if resources
+                if resources or code in (empty or {})
             ],
         }
         if not composition["section"]:
@@ -198,7 +215,26 @@ def _lab(w: _Writer, rid: str, result: clinical.LabResult) -> Json:
             "system": "http://unitsofmeasure.org",
             "code": test.ucum,
         },
+        "interpretation": [{"coding": [{"system": _INTERPRETATION, "code": _interpretation(result)}]}],
+        "referenceRange": [
+            {
+                **({"low": _quantity(test, test.range_low)} if test.range_low is not None else {}),
+                "high": _quantity(test, test.range_high),
+            }
+        ],
     }
+
+
+def _quantity(test: clinical.LabTest, value: float) -> Json:
+    return {"value": value, "unit": test.unit, "system": "http://unitsofmeasure.org", "code": test.ucum}
+
+
+def _interpretation(result: clinical.LabResult) -> str:
+    if result.value > result.test.range_high:
+        return "H"
+    if result.test.range_low is not None and result.value < result.test.range_low:
+        return "L"
+    return "N"
 
 
 def person_documents(patient: Json, index: int, seed: int, plan: Events, today: dt.date) -> list[Json]:
@@ -220,9 +256,28 @@ def person_documents(patient: Json, index: int, seed: int, plan: Events, today: 
             "criticality": criticality,
             "patient": w.subject(),
             "recordedDate": w.day(plan.visits[0].day),
+            "reaction": _reaction(allergen),
         }
         for n, (allergen, criticality) in enumerate(book.allergies)
     ]
+    if book.allergies_stated == "entry":
+        allergies.append(
+            {
+                "resourceType": "AllergyIntolerance",
+                "id": f"{w.pid}-nka",
+                "clinicalStatus": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                            "code": "active",
+                        }
+                    ]
+                },
+                "code": _coding(clinical.NO_KNOWN_ALLERGY),
+                "patient": w.subject(),
+                "recordedDate": w.day(plan.visits[0].day),
+            }
+        )
     problems = [_condition(w, f"{w.pid}-pr{n}", c, plan.visits[0].day) for n, c in enumerate(plan.conditions)]
     blood = {
         "resourceType": "Observation",
@@ -241,6 +296,7 @@ def person_documents(patient: Json, index: int, seed: int, plan: Events, today: 
         home,
         latest,
         [("Dị ứng", "48765-2", allergies), ("Bệnh mạn tính", "11450-4", problems), ("Nhóm máu", "30954-2", [blood])],
+        empty={"48765-2": "nilknown"} if book.allergies_stated == "nilknown" else None,
     )
     for visit in plan.visits:
         encounter = {
@@ -272,14 +328,22 @@ def person_documents(patient: Json, index: int, seed: int, plan: Events, today: 
                 ("Xét nghiệm", "30954-2", labs),
             ],
         )
+    allergic_to_aspirin = any(a.code == clinical.ASPIRIN[0].code or a.display == "Aspirin" for a, _ in book.allergies)
+    at_risk = any(c.code in clinical.CARDIOVASCULAR_RISK for c in plan.conditions)
     for visit in plan.visits[-2:]:
-        requests = []
-        for n, condition in enumerate(plan.conditions):
-            medication, dosage = clinical.MEDICATIONS[condition.code]
-            requests.append(_prescription(w, f"{w.pid}-rx{visit.number}-{n}", medication, dosage, visit, latest))
+        drugs = [clinical.MEDICATIONS[c.code] for c in plan.conditions]
+        if allergic_to_aspirin and at_risk and visit.day == latest and clinical.ASPIRIN not in drugs:
+            # A prescribing slip the sandbox keeps on purpose: aspirin for someone allergic to it.
+            drugs.append(clinical.ASPIRIN)
+        requests = [
+            _prescription(w, f"{w.pid}-rx{visit.number}-{n}", medication, dosage, visit, latest)
+            for n, (medication, dosage) in enumerate(drugs)
+        ]
         if visit.number % 2 == 0:
             medication, dosage = clinical.ACUTE
-            requests.append(_prescription(w, f"{w.pid}-rx{visit.number}-a", medication, dosage, visit, latest))
+            requests.append(
+                _prescription(w, f"{w.pid}-rx{visit.number}-a", medication, dosage, visit, latest, acute=True)
+            )
         w.document(DocumentType.PRESCRIPTION, visit.facility, visit.day, [("Thuốc", "10160-0", requests)])
     for referral in plan.referrals:
         request = service_request_resource(referral, w.pid, today)
@@ -295,7 +359,15 @@ def person_documents(patient: Json, index: int, seed: int, plan: Events, today: 
     return w.documents
 
 
-def _prescription(w: _Writer, rid: str, medication: Coded, dosage: str, visit: clinical.Visit, latest: int) -> Json:
+def _reaction(allergen: Coded) -> list[Json]:
+    sign, severity = clinical.REACTIONS.get(allergen.code, ("Phát ban", "mild"))
+    return [{"manifestation": [{"text": sign}], "severity": severity}]
+
+
+def _prescription(
+    w: _Writer, rid: str, medication: Coded, dosage: str, visit: clinical.Visit, latest: int, *, acute: bool = False
+) -> Json:
+    days = clinical.ACUTE_SUPPLY_DAYS if acute else clinical.CHRONIC_SUPPLY_DAYS
     return {
         "resourceType": "MedicationRequest",
         "id": rid,
@@ -306,4 +378,12 @@ def _prescription(w: _Writer, rid: str, medication: Coded, dosage: str, visit: c
         "authoredOn": w.day(visit.day),
         "requester": _org_ref(visit.facility),
         "dosageInstruction": [{"text": dosage}],
+        "dispenseRequest": {
+            "expectedSupplyDuration": {
+                "value": days,
+                "unit": "ngày",
+                "system": "http://unitsofmeasure.org",
+                "code": "d",
+            }
+        },
     }

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from lookup.domain.model import (
+    Alert,
     Appointment,
     Candidate,
+    CriticalFact,
     Demographics,
     DocumentInfo,
     DocumentType,
@@ -21,6 +23,7 @@ from lookup.domain.model import (
     PatientSummary,
     Provenance,
     Referral,
+    SectionState,
     Sex,
     SignatureCheck,
     SignatureStatus,
@@ -62,14 +65,48 @@ UNKNOWN = Provenance(facility_name="Phòng khám tư", document_id="d3", signatu
 
 SUMMARY = PatientSummary(
     patient=PATIENT,
-    allergies=(SummaryItem(text="Penicillin", detail="phản vệ, nặng", provenance=BACH_MAI),),
+    allergies=(
+        SummaryItem(
+            text="Penicillin",
+            criticality="high",
+            reaction="Phản vệ",
+            reaction_severity="severe",
+            provenance=BACH_MAI,
+        ),
+        SummaryItem(text="Hải sản", criticality="low", reaction="Nổi mày đay", provenance=BACH_MAI),
+    ),
+    blood_type=SummaryItem(text="O Rh+", provenance=BACH_MAI),
+    critical_facts=(
+        CriticalFact(kind="blood-type", text="O Rh+", provenance=BACH_MAI),
+        CriticalFact(kind="device", text="Máy tạo nhịp tim", provenance=BACH_MAI),
+    ),
+    alerts=(
+        Alert(
+            kind="drug-allergy",
+            text="allergy to Penicillin (penicillins); prescribed Amoxicilin 500 mg",
+            allergy="Penicillin",
+            drug="Amoxicilin 500 mg",
+            drug_class="penicillins",
+        ),
+    ),
+    completeness={"immunizations": SectionState.NONE_KNOWN, "appointments": SectionState.NOT_SHARED},
     problems=(
         SummaryItem(text="Đái tháo đường típ 2", code="E11", date=dt.date(2019, 4, 1), provenance=BACH_MAI),
         SummaryItem(text="Tăng huyết áp", code="I10", date=dt.date(2021, 8, 9), provenance=UNKNOWN),
     ),
-    medications=(SummaryItem(text="Metformin 500 mg", detail="2 lần/ngày", provenance=BACH_MAI),),
+    medications=(
+        SummaryItem(text="Metformin 500 mg", detail="2 lần/ngày", provenance=BACH_MAI),
+        SummaryItem(
+            text="Amoxicilin 500 mg",
+            detail="3 lần/ngày",
+            date=dt.date(2026, 3, 10),
+            provenance=CHO_RAY,
+            from_prescription=True,
+        ),
+    ),
     prescriptions=(
         SummaryItem(text="Amlodipin 5 mg", detail="30 viên", date=dt.date(2026, 1, 20), provenance=CHO_RAY),
+        SummaryItem(text="Amoxicilin 500 mg", detail="3 lần/ngày", date=dt.date(2026, 3, 10), provenance=CHO_RAY),
     ),
     encounters=(SummaryItem(text="Khám nội tiết", date=dt.date(2025, 11, 2), provenance=BACH_MAI),),
     referrals=(
@@ -94,7 +131,15 @@ SUMMARY = PatientSummary(
     ),
     results=tuple(
         Observation(
-            code="4548-4", name="HbA1c", value=value, unit="%", date=dt.date(2025, month, 1), provenance=BACH_MAI
+            code="4548-4",
+            name="HbA1c",
+            value=value,
+            unit="%",
+            date=dt.date(2025, month, 1),
+            provenance=BACH_MAI,
+            low=4.0,
+            high=5.6,
+            flag="H",
         )
         for month, value in ((2, 8.1), (5, 7.6), (8, 7.2), (11, 6.9))
     ),
@@ -147,3 +192,10 @@ CANDIDATES = (
         ),
     ),
 )
+MISMATCH = LookupOutcome(
+    status=LookupStatus.IDENTITY_MISMATCH,
+    patient=PATIENT,
+    card=Demographics(family="Lê", middle="Văn", given="Nam", birth_date=dt.date(1985, 1, 2), sex=Sex.MALE),
+    differs=("name", "birth_date", "sex"),
+)
+"""A card with this patient's number and another person's name, birth date and sex."""

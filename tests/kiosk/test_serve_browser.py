@@ -102,3 +102,36 @@ def test_served_app_shows_the_scanned_patient(served: str) -> None:
             assert "Traceback" not in _terminal_output(frames)
         finally:
             browser.close()
+
+
+def test_keys_reach_the_app_after_a_page_load_without_a_touch(served: str) -> None:
+    """A wedge scanner only types: nobody clicks, taps or focuses anything, after the load or after focus is lost."""
+    person = with_records(POPULATION)[1]
+    frames: list[str | bytes] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+
+            def keep(payload: str | bytes) -> None:
+                frames.append(payload)
+
+            page.on("websocket", lambda socket_: socket_.on("framereceived", keep))
+            page.goto(served, wait_until="domcontentloaded")
+            page.wait_for_selector("body.-first-byte", timeout=20_000)
+            assert _wait_for_output(page, frames, "vd. nurse-lan", 20), "the staff sign-in never arrived"
+            page.keyboard.type("nurse-lan", delay=HUMAN_KEY_MS)
+            page.keyboard.press("Tab", delay=HUMAN_KEY_MS)
+            page.wait_for_timeout(HUMAN_PAUSE_MS)
+            page.keyboard.type(STAFF_PINS["nurse-lan"], delay=HUMAN_KEY_MS)
+            page.keyboard.press("Enter")
+            assert _wait_for_output(page, frames, "Nhân viên: ", 30), "keys typed after the page load never arrived"
+            # The focus is lost (another element, a tab switch): the page gives it back before the next scan.
+            page.evaluate("document.activeElement && document.activeElement.blur()")
+            page.wait_for_function("document.activeElement?.classList.contains('xterm-helper-textarea')")
+            page.keyboard.type(cccd_qr_text(person))
+            page.keyboard.press("Enter")
+            assert _wait_for_output(page, frames, "Dị ứng", 45), "the scan typed after the focus was lost never arrived"
+            assert person.full_name in _terminal_output(frames)
+        finally:
+            browser.close()

@@ -10,18 +10,41 @@ import pytest
 
 from kiosk.activity import LookupActivity
 from kiosk.i18n import Translator, catalogue
-from kiosk.screens.search import read_birth
+from kiosk.screens.search import birth_problem, code_problem, read_birth
 from kiosk.widgets.chart import HourlyChart
 from kiosk.widgets.context import format_age
+from lookup.matching.explain import NOTES
+from lookup.transport.faults import FaultKind
+from offline_cache.stats import CacheStats
 
 KIOSK = Path(__file__).resolve().parents[2] / "kiosk"
 
 
 def test_both_languages_have_the_same_messages_and_placeholders() -> None:
     vi, en = catalogue("vi"), catalogue("en")
-    assert set(vi) == set(en)
+    assert list(vi) == list(en), "the catalogues hold the same keys in the same order"
     for key in vi:
         assert set(re.findall(r"{(\w+)}", vi[key])) == set(re.findall(r"{(\w+)}", en[key])), key
+
+
+def test_every_match_reason_and_fault_has_words() -> None:
+    en = catalogue("en")
+    assert {f"match.{code}" for code in NOTES} <= set(en)
+    assert {f"fault.{kind.value}" for kind in FaultKind} <= set(en)
+    assert {f"admin.cache.{name}" for name in CacheStats.model_fields} <= set(en)
+
+
+def test_birth_dates_and_numbers_are_refused_precisely() -> None:
+    today = dt.date(2026, 12, 2)
+    assert birth_problem("31/02/1990", today) == "search.no-such-date"
+    assert birth_problem("1990-02-31", today) == "search.no-such-date"
+    assert birth_problem("2030", today) == "search.future-birth"
+    assert birth_problem("03/12/2026", today) == "search.future-birth"
+    assert birth_problem("02/12/2026", today) is None and birth_problem("1983", today) is None
+    assert birth_problem("abc", today) == "search.bad-birth"
+    assert code_problem("07909012345") == "search.bad-code"
+    for good in ("079090123456", "0111077012", "DN4010111077012", "079 090 123 456", "shc:/5676290952432060"):
+        assert code_problem(good) is None, good
 
 
 def test_every_literal_key_in_the_code_is_in_the_catalogue() -> None:
@@ -69,5 +92,6 @@ def test_lookups_per_hour_counts_the_last_day_only() -> None:
     counts = activity.per_hour()
     assert len(counts) == 24
     assert counts[-1] == 1 and counts[-6] == 2 and sum(counts) == 3
-    chart = HourlyChart.draw(counts, caption="Lookups per hour").plain
-    assert "total 3" in chart and "█" in chart
+    chart = HourlyChart.draw(counts, Translator("en")).plain
+    assert "Lookups per hour" in chart and "total 3" in chart and "█" in chart and "-24h" in chart
+    assert "tổng 3" in HourlyChart.draw(counts, Translator("vi")).plain

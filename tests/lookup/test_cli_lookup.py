@@ -16,6 +16,7 @@ from tests.lookup.conftest import CARD, OTHER
 from tests.lookup.fhirserver import CCCD, Faulty, free_port, serve
 
 KEYS = {"status", "source", "age_seconds", "patient", "candidates", "summary", "message"}
+KEYS |= {"card", "record", "differs", "fallback"}
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ def test_lobby_never_gets_clinical_scopes(sandbox: RunningSandbox) -> None:
     granted = httpx.post(url, data=form).json()["scope"].split()
     assert "system/Bundle.read" not in granted and "system/Appointment.write" in granted
     every_read = httpx.post(url, data=form | {"scope": "system/*.read"}).json()["scope"].split()
-    assert sorted(every_read) == ["system/Appointment.read", "system/Patient.read"]
+    assert sorted(every_read) == ["system/Appointment.read", "system/HealthcareService.read", "system/Patient.read"]
 
 
 def test_no_or_bad_token_is_401_operation_outcome(sandbox: RunningSandbox) -> None:

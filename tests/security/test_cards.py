@@ -158,12 +158,14 @@ async def test_the_lobby_refuses_an_unverified_card_outright(
         await pilot.pause()
         for card in (TAMPERED, unknown, stripped(CARD_TEXT)):
             wedge_scan(app, card)
-            await wait_until(pilot, lambda: bool(app.screen.query("#notice-body")) or bool(_looked_up(fhir)))
+            await wait_until(
+                pilot, lambda: bool(app.screen.query("#notice-body")) or bool(_looked_up(fhir)), within=30.0
+            )
             assert not _looked_up(fhir), "an unverified card identified someone in the lobby"
             assert Translator("en")("card.lobby") in _shown(app)
             assert not _warning_up(app)  # nobody in the lobby may choose to go on
             await pilot.press("enter")
-            await wait_until(pilot, lambda: not app.screen.query("#notice-body"))
+            await wait_until(pilot, lambda: not app.screen.query("#notice-body"), within=30.0)
 
 
 # -- the command line ------------------------------------------------------------------------------------------------

@@ -295,6 +295,12 @@ def test_every_row_of_the_policy_table_is_what_the_server_answers(sandbox: Runni
         ),
         "Appointment/": {"resourceType": "Appointment", "status": "arrived"},
         "AuditEvent/": _audit_body(),
+        "Encounter/": {
+            "resourceType": "Encounter",
+            "status": "arrived",
+            "subject": {"reference": f"Patient/{person.id}"},
+            "serviceType": {"coding": [{"system": "urn:kiosk:department", "code": "K01"}]},
+        },
     }
     wrong: list[str] = []
     for role in Role:
