@@ -137,7 +137,13 @@ async def scan_latencies(population: int, scans: int) -> list[float]:
                     screen = app.screen
                     return isinstance(screen, SummaryScreen) and screen.patient.id == person_id and screen.is_mounted
 
-                await wait_until(pilot, shown, within=15.0)
+                try:
+                    await wait_until(pilot, shown, within=15.0)
+                except AssertionError:
+                    # Say where the app stopped instead (a notice, a dialog, another screen) and why, in its words.
+                    stack = [type(s).__name__ for s in app.screen_stack]
+                    words = [str(w.render()) for w in app.screen.query("#notice-body, .dialog-box .explain")]
+                    raise AssertionError(f"no summary within 15 s: screens {stack}, notice {words}") from None
                 timings.append((time.perf_counter() - started) * 1000)
     return timings
 
