@@ -74,6 +74,9 @@ async def _searches(service: LookupService, people: list[SyntheticPerson]) -> tu
         times.append((time.perf_counter() - started) * 1000)
         top = outcome.patient or (outcome.candidates[0].patient if outcome.candidates else None)
         tops.append(top.id if top else None)
+        if outcome.source is not LookupSource.NETWORK or outcome.status is LookupStatus.OFFLINE:
+            # A figure over answers from the cache would time the cache, not the search.
+            raise RuntimeError(f"a demographic search was not answered by the server ({outcome.status.value})")
     return times, tops
 
 
@@ -156,6 +159,9 @@ async def _measure(size: Size, work: Path) -> list[Figure]:
             service = _service(plain.base_url, trust, cache)
             await _scan_lookups(service, texts[:3], trust)
             fallback, plain_outcomes = await _scan_lookups(service, texts, trust)
+            online_plain = sum(1 for o in plain_outcomes if o.source is LookupSource.NETWORK)
+            if online_plain < count:
+                raise RuntimeError(f"only {online_plain} of {count} scans were answered by the plain server")
             plain_searched, plain_tops = await _searches(service, people[:searches])
             await service.aclose()
         same = sum(
