@@ -252,7 +252,9 @@ class KioskApp(App[None]):
             char = event.character
         else:
             return False
-        self._wedge_runs(self.services.wedge.get().feed(char, event.time))
+        # The key's own time tells a scanner from a person; the time it is handled keeps a burst the app is still
+        # working through from looking quiet to the poll.
+        self._wedge_runs(self.services.wedge.get().feed(char, event.time, heard=monotonic()))
         return True
 
     def _poll_wedge(self) -> None:

@@ -16,7 +16,18 @@ from pydantic import ValidationError
 
 from kiosk.output import CommandError, describe_validation_error, emit_error
 
-COMMANDS: tuple[str, ...] = ("demo", "run", "serve", "scan", "lookup", "sandbox", "cache", "doctor", "staff")
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "run",
+    "serve",
+    "scan",
+    "lookup",
+    "sandbox",
+    "cache",
+    "doctor",
+    "staff",
+    "trust",
+)
 
 
 def _command_module(name: str) -> ModuleType | None:

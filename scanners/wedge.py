@@ -10,8 +10,8 @@ keys within `terminator_window_s` after a scan (CR/LF, or a suffix sent after a 
 Usage from an app (the detector is a plain class; it never reads a clock itself):
 
     detector = WedgeDetector(prefix=None)
-    def on_key(char):                      # every printable character, and "\\r" / "\\n" for Enter
-        handle(detector.feed(char, time.monotonic()))
+    def on_key(char, created):             # every printable character, and "\\r" / "\\n" for Enter
+        handle(detector.feed(char, created, heard=time.monotonic()))
     every 20 ms: handle(detector.poll(time.monotonic()))
     def handle(events):
         for event in events:
@@ -65,11 +65,17 @@ class WedgeDetector:
     _times: list[float] = field(default_factory=list)
     _prefixed: bool = False
     _last: float = 0.0
+    _heard: float = 0.0
     _scan_ended_at: float | None = None
 
-    def feed(self, char: str, timestamp: float) -> list[WedgeEvent]:
-        """Add one key; returns the runs this key completed (often none)."""
-        events = self.poll(timestamp)
+    def feed(self, char: str, timestamp: float, *, heard: float | None = None) -> list[WedgeEvent]:
+        """Add one key made at `timestamp`; returns the runs this key completed (often none).
+
+        `heard` is when the app got to the key, if later: an app busy with a long burst works through keys made well
+        before, and `poll` must not take the time they waited in its queue for the scanner falling quiet.
+        """
+        events = self._poll(timestamp - self._last)
+        self._heard = timestamp if heard is None else heard
         if self._prefixed:
             if char in ENTER:
                 return [*events, self._emit_prefixed()]
@@ -93,7 +99,9 @@ class WedgeDetector:
 
     def poll(self, timestamp: float) -> list[WedgeEvent]:
         """Decide a pending run once the keyboard has been quiet long enough; call it every ~20 ms."""
-        quiet = timestamp - self._last
+        return self._poll(timestamp - max(self._last, self._heard))
+
+    def _poll(self, quiet: float) -> list[WedgeEvent]:
         if self._prefixed:
             return [self._emit_prefixed()] if quiet > self.prefix_timeout_s else []
         if not self._keys:

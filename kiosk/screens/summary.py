@@ -2,7 +2,8 @@
 facts (blood type, pregnancy, implants, DNR, flags), allergies by criticality, then problems, current medication
 reconciled with active e-prescriptions, prescriptions, the encounter timeline, referrals, appointments, labs with
 their ranges and flags, and the signed documents they came from. An empty section says what its emptiness means:
-none known, no information, or not shared (`PatientSummary.completeness`)."""
+none known, no information, or not shared; a section the server sent only part of, or failed to answer for, says so
+under its items or in their place (`PatientSummary.completeness`)."""
 
 from __future__ import annotations
 

@@ -27,6 +27,8 @@ STATE_STYLE: dict[SectionState, str] = {
     SectionState.NONE_KNOWN: "italic green",
     SectionState.NO_INFORMATION: "italic yellow",
     SectionState.NOT_SHARED: "italic magenta",
+    SectionState.INCOMPLETE: "bold yellow",
+    SectionState.NOT_READ: "bold yellow",
     SectionState.RECORDED: "",
 }
 
@@ -35,6 +37,13 @@ def state_text(t: Translator, section: str, state: SectionState) -> str:
     """What an empty section means, never a bare "none": none known, no information, or not shared."""
     specific = f"state.{state.value}.{section}"
     return t(specific) if t.has(specific) else t(f"state.{state.value}")
+
+
+def partial_note(t: Translator, section: str, state: SectionState) -> Text:
+    """Under a section's items, that they are not all there is (more than received, or not read); else nothing."""
+    if not state.partial:
+        return Text()
+    return Text.assemble("\n", (f"⚠ {state_text(t, section, state)}", STATE_STYLE[state]))
 
 
 def alert_block(t: Translator, alerts: Sequence[Alert]) -> Text:
@@ -66,7 +75,7 @@ def critical_block(t: Translator, facts: Sequence[CriticalFact], state: SectionS
         where = fact.provenance.facility_name or fact.provenance.facility_code or ""
         text.append(f"   {format_date(fact.date or fact.provenance.date)}  {where} ")
         text.append(signature_badge(t, fact.provenance.signature))
-    return text
+    return text.append_text(partial_note(t, "critical_facts", state))
 
 
 def allergy_detail(t: Translator, item: SummaryItem) -> str:
@@ -129,4 +138,4 @@ def encounter_timeline(t: Translator, encounters: Iterable[SummaryItem], state: 
         text.append(" — ".join(p for p in parts if p))
         text.append(" ")
         text.append(signature_badge(t, item.provenance.signature))
-    return text
+    return text.append_text(partial_note(t, "encounters", state))

@@ -15,7 +15,15 @@ from textual.widget import Widget
 
 from kiosk.i18n import Translator
 from kiosk.widgets.badge import signature_badge
-from kiosk.widgets.clinical import HIGH_STYLE, STATE_STYLE, allergy_detail, lab_value, medication_detail, state_text
+from kiosk.widgets.clinical import (
+    HIGH_STYLE,
+    STATE_STYLE,
+    allergy_detail,
+    lab_value,
+    medication_detail,
+    partial_note,
+    state_text,
+)
 from kiosk.widgets.context import KioskContext, format_date
 from kiosk.widgets.words import clip
 from lookup import (
@@ -226,7 +234,7 @@ class SectionList(Widget):
                 text.append(" " + _cells(cells[2:], widths[2:]) + " ")
                 if line == 0:
                     text.append_text(badge)
-        return text
+        return text.append_text(partial_note(t, section.name, section.state))
 
 
 def _cells(values: tuple[str, ...], widths: tuple[int, ...]) -> str:
@@ -266,4 +274,4 @@ def lab_trends(
         text.append_text(lab_value(latest))
         text.append(f"  {format_date(latest.date)}  {latest.provenance.facility_name or ''} ")
         text.append(signature_badge(t, latest.provenance.signature))
-    return text
+    return text.append_text(partial_note(t, "results", state))

@@ -374,6 +374,15 @@ class SectionState(StrEnum):
     """Nothing was received: it says nothing about the patient."""
     NOT_SHARED = "not-shared"
     """Consent or the kiosk's scope withheld it."""
+    INCOMPLETE = "incomplete"
+    """Part was received: the server holds more than it sent (its `total`, or more pages than the kiosk reads)."""
+    NOT_READ = "not-read"
+    """The server failed to answer for this section while the rest answered: there may be records not shown."""
+
+    @property
+    def partial(self) -> bool:
+        """Whether the state holds even for a section with items: what is shown is not all there is."""
+        return self in (SectionState.INCOMPLETE, SectionState.NOT_READ)
 
 
 SUMMARY_SECTIONS: Final = (
@@ -430,8 +439,8 @@ class PatientSummary(DomainModel):
     critical_facts: tuple[CriticalFact, ...] = ()
     alerts: tuple[Alert, ...] = ()
     completeness: dict[str, SectionState] = Field(default_factory=dict)
-    """Every name of `SUMMARY_SECTIONS` with its state; a section with items is always `recorded`, and one that
-    nobody stated anything about is `no-information`, never "none"."""
+    """Every name of `SUMMARY_SECTIONS` with its state; a section with items is `recorded` unless part of it could
+    not be read (`SectionState.partial`), and one nobody stated anything about is `no-information`, never "none"."""
 
     @model_validator(mode="after")
     def _every_section_stated(self) -> PatientSummary:
@@ -441,7 +450,9 @@ class PatientSummary(DomainModel):
         complete: dict[str, SectionState] = {}
         for name in SUMMARY_SECTIONS:
             said = stated.get(name)
-            if filled[name]:
+            if said is not None and said.partial:
+                complete[name] = said
+            elif filled[name]:
                 complete[name] = SectionState.RECORDED
             elif said is None or said is SectionState.RECORDED:
                 complete[name] = SectionState.NO_INFORMATION

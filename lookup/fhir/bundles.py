@@ -14,7 +14,12 @@ Json = dict[str, Any]
 
 def search_entries(bundle: Mapping[str, Any], resource_type: str | None = None) -> list[Json]:
     """The `match`-mode resources of a searchset (all entries when the server sets no mode)."""
-    found: list[Json] = []
+    return [resource for _url, resource in search_matches(bundle, resource_type)]
+
+
+def search_matches(bundle: Mapping[str, Any], resource_type: str | None = None) -> list[tuple[str | None, Json]]:
+    """The `match`-mode entries of a searchset as (fullUrl, resource), the fullUrl None when the entry has none."""
+    found: list[tuple[str | None, Json]] = []
     for entry in items(bundle.get("entry")):
         if not isinstance(entry, Mapping):
             continue
@@ -26,7 +31,8 @@ def search_entries(bundle: Mapping[str, Any], resource_type: str | None = None) 
         if mode not in (None, "match"):
             continue
         if resource_type is None or resource.get("resourceType") == resource_type:
-            found.append(resource)
+            url = entry.get("fullUrl")
+            found.append((url if isinstance(url, str) else None, resource))
     return found
 
 

@@ -28,10 +28,17 @@ class ServerFeatures(BaseModel):
     summary: bool | None = None
     token_url: str | None = None
     resource_types: frozenset[str] = frozenset()
+    search_params: dict[str, frozenset[str]] = {}
+    """The search parameters of each resource type that lists any (a type listing none is assumed to take all)."""
 
     def supports_resource(self, name: str) -> bool:
         """Unknown servers are assumed to serve every resource type (they are probed)."""
         return not self.described or not self.resource_types or name in self.resource_types
+
+    def supports_search(self, name: str, param: str) -> bool:
+        """Whether a search of resource type `name` by `param` is offered (unknown: assumed, and probed)."""
+        listed = self.search_params.get(name)
+        return self.supports_resource(name) and (listed is None or param in listed)
 
 
 def _operation_names(rest: Mapping[str, Any]) -> set[str]:
@@ -72,13 +79,22 @@ def parse_capability_statement(doc: Mapping[str, Any]) -> ServerFeatures:
         return ServerFeatures()
     rest = rests[0]
     ops = _operation_names(rest)
-    types = frozenset(
-        str(r["type"]) for r in items(rest.get("resource")) if isinstance(r, dict) and isinstance(r.get("type"), str)
-    )
+    described = [r for r in items(rest.get("resource")) if isinstance(r, dict) and isinstance(r.get("type"), str)]
+    types = frozenset(str(r["type"]) for r in described)
+    params = {str(r["type"]): _search_params(r) for r in described if items(r.get("searchParam"))}
     return ServerFeatures(
         described=True,
         match="match" in ops or "Patient/match" in ops,
         summary="summary" in ops or "Patient/summary" in ops,
         token_url=_token_url(rest),
         resource_types=types,
+        search_params=params,
+    )
+
+
+def _search_params(resource: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(
+        str(p["name"])
+        for p in items(resource.get("searchParam"))
+        if isinstance(p, dict) and isinstance(p.get("name"), str)
     )

@@ -66,6 +66,10 @@ _WEIGHT: Final[dict[SectionState, int]] = {
     SectionState.NO_INFORMATION: 0,
     SectionState.NONE_KNOWN: 1,
     SectionState.NOT_SHARED: 2,
+    # A section partly read outweighs any statement about it: one source's "none" is no answer for what another
+    # source failed to send.
+    SectionState.INCOMPLETE: 3,
+    SectionState.NOT_READ: 4,
 }
 Flag = Literal["H", "L", "HH", "LL", "A"]
 _FLAGS: Final[dict[str, Flag]] = {
@@ -81,8 +85,8 @@ _FLAGS: Final[dict[str, Flag]] = {
 
 
 def stronger(a: SectionState | None, b: SectionState) -> SectionState:
-    """Two sources' statements about one empty section: withheld over "none known" over silence, so one document's
-    "none" never hides what another withheld."""
+    """Two sources' statements about one section: not read over partly read over withheld over "none known" over
+    silence, so one document's "none" never hides what another withheld or what the server failed to send."""
     return b if a is None or _WEIGHT.get(b, 0) > _WEIGHT.get(a, 0) else a
 
 

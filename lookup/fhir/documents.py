@@ -412,13 +412,17 @@ def summarize(
     loose: Iterable[Mapping[str, Any]] = (),
     *,
     shared: Collection[str] | None = None,
+    gaps: Mapping[str, SectionState] | None = None,
     today: dt.date | None = None,
 ) -> PatientSummary:
     """The summary of verified documents (newest first), plus loose resources fetched outside any document.
 
     `shared` names the sections the kiosk's scope may receive at all (reception: referrals); the others are
-    `not-shared`. Each section's completeness comes from what the sources state (`lookup.fhir.clinical`)."""
+    `not-shared`. Each section's completeness comes from what the sources state (`lookup.fhir.clinical`), and from
+    `gaps`: sections the server sent only part of (`incomplete`) or failed to answer for (`not-read`)."""
     out = _Sections(today=today or dt.date.today())
+    for name, state in (gaps or {}).items():
+        out.state(name, state)
     infos: list[DocumentInfo] = []
     for bundle, check in documents:
         info, prov = document_info(bundle, check)

@@ -31,6 +31,8 @@ class Target:
     identifier: tuple[str, str] | None = None
     """(system, value) of a logical reference."""
     resource: Json | None = None
+    base: str | None = None
+    """The service base URL of an absolute reference (`https://host/fhir`); None for any other form."""
 
 
 def entry_index(bundle: Mapping[str, Any]) -> dict[str, Json]:
@@ -47,14 +49,16 @@ def entry_index(bundle: Mapping[str, Any]) -> dict[str, Json]:
     return found
 
 
-def _literal(text: str) -> tuple[str, str] | None:
-    """(type, id) of a relative or absolute RESTful reference, its version left out; None for anything else."""
+def _literal(text: str) -> tuple[str, str, str | None] | None:
+    """(type, id, base) of a relative or absolute RESTful reference, its version left out (base None when
+    relative); None for anything else."""
     path = text.split("?", 1)[0].split("#", 1)[0]
     path = path.split("/_history/", 1)[0].rstrip("/")
     parts = path.split("/")
     if len(parts) < 2 or not _TYPE.fullmatch(parts[-2]) or not FHIR_ID.fullmatch(parts[-1]):
         return None
-    return parts[-2], parts[-1]
+    base = "/".join(parts[:-2]) if "://" in path else None
+    return parts[-2], parts[-1], base
 
 
 def _of_resource(resource: Json, identifier: tuple[str, str] | None, *, contained: bool = False) -> Target:
@@ -97,7 +101,7 @@ def target(ref: Any, index: Mapping[str, Json] | None = None, holder: Mapping[st
     local = f"{literal[0]}/{literal[1]}"
     if index is not None and local in index:
         return _of_resource(index[local], identifier)
-    return Target(literal[0], literal[1], identifier)
+    return Target(literal[0], literal[1], identifier, base=literal[2])
 
 
 def references(value: Any, name: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:

@@ -8,7 +8,11 @@ those identifiers); every document's Composition.subject names P; every referenc
 document (AllergyIntolerance.patient, Condition.subject, Appointment.participant.actor...) names P, or the
 document's own Patient entry when that entry is P; every record fetched on its own names P and no one else.
 References are read by `lookup.fhir.references` (relative, absolute, versioned, `urn:uuid:` fullUrls, contained,
-logical identifiers); a reference to a patient that cannot be read counts as another patient.
+logical identifiers); a reference to a patient that cannot be read counts as another patient. A record fetched on
+its own from the server may name P relatively, versioned (`Patient/P/_history/3`) or absolutely on that server's
+own base (`https://server/fhir/Patient/P`); an absolute reference to a Patient P on another base is another
+person (`Subject.base`). Inside a signed document, absolute references keep the base of the system that issued it,
+which need not be the server that serves it, so there the id decides.
 
 Anything else refuses the WHOLE answer (`WrongPatientError`, shown as a `wrong-patient` outcome): the foreign parts
 are not dropped to show the rest. A server that puts another person's signed documents into P's answer has lost
@@ -33,8 +37,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from lookup.domain.model import Identifier, PatientRecord, SignatureCheck, SignatureStatus
+from lookup.domain.origins import origin_of
 from lookup.fhir.documents import composition_of, document_facility, resources
 from lookup.fhir.patient import identifiers_of
 from lookup.fhir.references import Target, entry_index, references, target
@@ -74,6 +80,9 @@ class Subject:
     carried: tuple[Identifier, ...] = ()
     """The identifiers of the bound Patient, to recognise a document's Patient entry that has no id."""
     source: str = SERVER
+    base: str | None = None
+    """The base URL of the server that answered: records fetched on their own that name a Patient absolutely must
+    name it there."""
 
     def refuse(self, what: str) -> WrongPatientError:
         return WrongPatientError(what, patient_id=self.patient_id, source=self.source)
@@ -130,10 +139,19 @@ def _is_subject_patient(resource: Mapping[str, Any], subject: Subject) -> bool:
     return _shares(identifiers_of(resource), (*subject.carried, *subject.asked))
 
 
-def _names_subject(found: Target, subject: Subject) -> bool:
+def same_base(one: str, other: str) -> bool:
+    """Two FHIR base URLs name the same server: same origin, same path (a trailing slash aside)."""
+    path_one, path_other = urlsplit(one).path.rstrip("/"), urlsplit(other).path.rstrip("/")
+    return origin_of(one) is not None and origin_of(one) == origin_of(other) and path_one == path_other
+
+
+def _names_subject(found: Target, subject: Subject, base: str | None = None) -> bool:
+    """Whether `found` is the subject; with `base`, an absolute reference must also be on that base."""
     if found.resource is not None:
         return found.resource.get("resourceType") == "Patient" and _is_subject_patient(found.resource, subject)
     if found.id is not None:
+        if base is not None and found.base is not None and not same_base(found.base, base):
+            return False
         return found.id == subject.patient_id
     if found.identifier is not None:
         system, value = found.identifier
@@ -160,6 +178,7 @@ def _bind_resource(
     foreign: str,
     *,
     unnamed: str | None = None,
+    base: str | None = None,
 ) -> None:
     """Every patient `resource` names is the subject (else `foreign`); with `unnamed`, it must name one at all."""
     if resource.get("resourceType") == "Patient":
@@ -170,7 +189,7 @@ def _bind_resource(
         return
     seen = False
     for found in _patient_references(resource, index):
-        if not _names_subject(found, subject):
+        if not _names_subject(found, subject, base):
             raise subject.refuse(foreign)
         seen = True
     if unnamed is not None and not seen:
@@ -207,7 +226,12 @@ def bind_records(found: Iterable[Mapping[str, Any]], subject: Subject, what: str
     one else: nothing but their own reference ties them to this patient."""
     for resource in found:
         _bind_resource(
-            resource, subject, None, f"{what} about another patient", unnamed=f"{what} that names no patient"
+            resource,
+            subject,
+            None,
+            f"{what} about another patient",
+            unnamed=f"{what} that names no patient",
+            base=subject.base,
         )
 
 

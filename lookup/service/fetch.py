@@ -1,8 +1,8 @@
 """The network half of a lookup: each step of the protocol as one method, against any FHIR R4 server.
 
 Where the server publishes an operation (`$match`, `$summary`) it is used; where it does not, or answers 404/405/501
-to it, the same answer is assembled from standard searches run in parallel. Every method raises `FhirError`; the
-service decides what a fault means for the clerk.
+to it, the same answer is assembled from standard searches run in parallel (`lookup.service.assembly`). Every method
+raises `FhirError`; the service decides what a fault means for the clerk.
 """
 
 from __future__ import annotations
@@ -11,35 +11,29 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lookup.domain.model import Candidate, Demographics, Identifier, MatchGrade, PatientRecord
-from lookup.fhir.bundles import bundle_total, match_entries, next_link, search_entries
+from lookup.domain.model import Candidate, Demographics, Identifier, MatchGrade, PatientRecord, SectionState
+from lookup.fhir.bundles import bundle_total, match_entries, search_entries
 from lookup.fhir.documents import resources, split_summary
 from lookup.fhir.patient import patient_record, patient_resource
-from lookup.service.audit import BREAK_GLASS, PURPOSE_HEADER
+from lookup.service.assembly import (
+    MAX_PAGES,
+    PROBE_KINDS,
+    first_fault,
+    glass_refused,
+    read_pages,
+    records,
+)
 from lookup.transport.client import FhirClient
-from lookup.transport.faults import REFUSED_KINDS, FaultKind, FhirError
+from lookup.transport.faults import FaultKind, FhirError
 
 Json = dict[str, Any]
-PROBE_KINDS = frozenset({FaultKind.NOT_FOUND, FaultKind.NOT_SUPPORTED, FaultKind.BAD_REQUEST})
-"""Answers that mean "this server has no such operation" when it was tried without being advertised."""
-MAX_PAGES = 5
-LOOSE_QUERIES: tuple[tuple[str, str], ...] = (
-    ("AllergyIntolerance", "patient"),
-    ("Condition", "patient"),
-    ("MedicationStatement", "patient"),
-    ("MedicationRequest", "patient"),
-    ("Immunization", "patient"),
-    ("Observation", "patient"),
-    ("Encounter", "patient"),
-    ("Appointment", "patient"),
-    ("ServiceRequest", "patient"),
-)
-"""Per-resource queries for a server that keeps no documents at all (their results are unsigned)."""
 
 
 class Fetched:
     """The documents and loose resources of one patient, as the server gave them (`lookup.service.binding` checks
-    they are about that patient); `patients` are the Patient resources the answer held besides its documents."""
+    they are about that patient); `patients` are the Patient resources the answer held besides its documents,
+    `records` the (fullUrl, resource) pairs of `loose` as searched, and `gaps` the sections the server sent only part
+    of or failed to answer for."""
 
     def __init__(
         self,
@@ -47,11 +41,15 @@ class Fetched:
         documents: list[Json],
         loose: list[Json],
         patients: list[Json] | None = None,
+        gaps: dict[str, SectionState] | None = None,
+        records: list[tuple[str | None, Json]] | None = None,
     ) -> None:
         self.patient = patient
         self.documents = documents
         self.loose = loose
         self.patients = patients or []
+        self.gaps = gaps or {}
+        self.records = records if records is not None else [(None, r) for r in loose]
 
 
 class Fetcher:
@@ -63,15 +61,7 @@ class Fetcher:
 
     async def _pages(self, first: Json, limit: int = MAX_PAGES) -> list[Json]:
         """A searchset and its following pages (at most `limit`), for servers that page."""
-        pages = [first]
-        link = next_link(first)
-        while link and len(pages) < limit:
-            base = self.client.base_url
-            path = link[len(base) :] if link.startswith(base) else link
-            page = await self.client.get(path)
-            pages.append(page)
-            link = next_link(page)
-        return pages
+        return await read_pages(self.client, first, limit)
 
     async def patients_by_identifiers(self, identifiers: Sequence[Identifier]) -> list[PatientRecord]:
         """The Patients found by one of the identifiers, in one request (comma = OR in FHIR token search); a server
@@ -200,7 +190,11 @@ class Fetcher:
         return [r for r in (patient_record(p) for p in search_entries(bundle, "Patient")) if r is not None]
 
     async def summary(self, patient_id: str, headers: Mapping[str, str]) -> Fetched:
-        """`$summary`, or the same documents assembled from standard queries when the server lacks it."""
+        """`$summary`, or the same documents assembled from standard queries when the server lacks it.
+
+        A `$summary` answer is taken as it is, with no per-resource queries beside it: it is the server's own
+        statement of what it shares for this purpose (consent and break-glass applied), and a query per resource
+        type would cost every lookup nine more requests."""
         features = await self.client.features()
         if features.summary is not False:
             try:
@@ -224,19 +218,23 @@ class Fetcher:
         return await self.assemble(patient_id, headers)
 
     async def assemble(self, patient_id: str, headers: Mapping[str, str]) -> Fetched:
-        """The documents of a patient by standard search (`Bundle?composition.subject=`), fetched with the
-        Patient in parallel; a server that keeps no documents is asked per resource type instead."""
+        """The union of what a server without `$summary` offers, all asked in parallel: the Patient, its documents
+        by standard search (`Bundle?composition.subject=`) and its records per resource type
+        (`lookup.service.assembly.records`). `loose` holds every record; which of them the documents already show
+        is decided once their signatures are checked (`lookup.service.assembly.shown_records`)."""
         try:
             async with asyncio.TaskGroup() as group:
                 patient_task = group.create_task(self.patient(patient_id, headers))
                 documents_task = group.create_task(self._documents(patient_id, headers))
+                records_task = group.create_task(records(self.client, patient_id, headers, self._summary_timeout))
         except* FhirError as failed:
             raise first_fault(failed) from None
-        patient = patient_task.result()
-        documents = documents_task.result()
-        if documents is not None:
-            return Fetched(patient, documents, [])
-        return Fetched(patient, [], await self._loose(patient_id, headers))
+        documents = documents_task.result() or []
+        found = records_task.result()
+        if found.unavailable is not None and not documents:
+            raise found.unavailable
+        loose = [resource for _url, resource in found.found]
+        return Fetched(patient_task.result(), documents, loose, gaps=found.gaps, records=found.found)
 
     async def _documents(self, patient_id: str, headers: Mapping[str, str]) -> list[Json] | None:
         params = {"type": "document", "composition.subject": f"Patient/{patient_id}", "_count": "100"}
@@ -250,23 +248,6 @@ class Fetcher:
         for page in await self._pages(first):
             documents.extend(r for r in search_entries(page, "Bundle") if r.get("type") == "document")
         return documents
-
-    async def _loose(self, patient_id: str, headers: Mapping[str, str]) -> list[Json]:
-        features = await self.client.features()
-        wanted = [(t, p) for t, p in LOOSE_QUERIES if features.supports_resource(t)]
-
-        async def one(resource_type: str, param: str) -> list[Json]:
-            try:
-                bundle = await self.client.get(resource_type, {param: f"Patient/{patient_id}"}, headers=headers)
-            except FhirError as exc:
-                # A query the kiosk refused (a redirect, a link elsewhere) stops the lookup: never an empty section.
-                if exc.offline or exc.kind is FaultKind.CONSENT_REQUIRED or exc.kind in REFUSED_KINDS:
-                    raise
-                return []
-            return search_entries(bundle, resource_type)
-
-        results = await asyncio.gather(*(one(t, p) for t, p in wanted))
-        return [resource for group in results for resource in group]
 
     async def appointments(self, patient_id: str, day: str) -> list[Json]:
         bundle = await self.client.get("Appointment", {"patient": f"Patient/{patient_id}", "date": day})
@@ -284,19 +265,6 @@ class Fetcher:
         params = {"performer": f"Organization/{facility_code}", "status": "active", "_count": "200"}
         pages = await self._pages(await self.client.get("ServiceRequest", params))
         return [r for page in pages for r in search_entries(page, "ServiceRequest")]
-
-
-def glass_refused(exc: FhirError, headers: Mapping[str, str]) -> bool:
-    """A 400 to a break-glass request is the server refusing the reason, never a sign that it lacks the operation:
-    taken for a missing operation, it would quietly turn into a smaller answer assembled from other searches."""
-    return exc.kind is FaultKind.BAD_REQUEST and headers.get(PURPOSE_HEADER) == BREAK_GLASS
-
-
-def first_fault(group: BaseExceptionGroup[FhirError]) -> FhirError:
-    """The fault to report of several parallel requests: missing consent first (it is an answer), then the first."""
-    faults = [e for e in group.exceptions if isinstance(e, FhirError)]
-    consent = [e for e in faults if e.kind is FaultKind.CONSENT_REQUIRED]
-    return (consent or faults)[0]
 
 
 def candidates_from_match(

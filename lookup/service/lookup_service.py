@@ -40,6 +40,7 @@ from lookup.fhir.documents import summarize
 from lookup.fhir.patient import patient_record
 from lookup.health_links import retrieval as shl
 from lookup.health_links.link import ShlError, parse_link
+from lookup.service.assembly import shown_records
 from lookup.service.audit import BREAK_GLASS, PURPOSE_HEADER, REASON_HEADER, TREATMENT, Action, Result
 from lookup.service.audit_journal import AuditJournal
 from lookup.service.binding import (
@@ -387,7 +388,7 @@ class LookupService:
         """Open one patient; everything the server answers must be about them (`lookup.service.binding`), and
         `asked` are the identifiers the lookup began from, which the Patient returned must carry."""
         glass = reason is not None
-        subject = Subject(patient_id, tuple(asked)).knowing(known)
+        subject = Subject(patient_id, tuple(asked), base=self.client.base_url).knowing(known)
         if self.config.mode != "er":
             return await self._visit(patient_id, known, action, subject)
         headers = {PURPOSE_HEADER: BREAK_GLASS if glass else TREATMENT}
@@ -419,7 +420,8 @@ class LookupService:
         rep.start("verify")
         checks = [check_document(d, self.trust) for d in fetched.documents]
         rep.done("verify", _verify_detail(checks))
-        summary = summarize(patient, list(zip(fetched.documents, checks, strict=True)), fetched.loose)
+        verified = list(zip(fetched.documents, checks, strict=True))
+        summary = summarize(patient, verified, shown_records(verified, fetched.records), gaps=fetched.gaps)
         rep.start("cache")
         stored = self.store.save(CachedPatient(patient=patient, summary=summary, break_glass=glass))
         rep.done("cache", "stored" if stored else "not stored")

@@ -112,7 +112,7 @@ def _verify(bundle: Mapping[str, Any], trust: TrustList) -> tuple[SignatureCheck
     if header.get("alg") != "ES256":
         return _check(SignatureStatus.INVALID, "the signature algorithm is not ES256"), None
     kid = header.get("kid")
-    trusted = trust.key(kid) if isinstance(kid, str) else None
+    trusted = trust.document_key(kid) if isinstance(kid, str) else None
     if trusted is None:
         return _check(SignatureStatus.UNKNOWN_SIGNER, "the signing key is not in the trust list"), None
     content = canonical_bytes(bundle)
@@ -128,4 +128,19 @@ def _verify(bundle: Mapping[str, Any], trust: TrustList) -> tuple[SignatureCheck
     except (JoseError, ValueError) as exc:
         mismatch = f"the signature does not match ({type(exc).__name__})"
         return _check(SignatureStatus.INVALID, mismatch, trusted.signer), None
+    # `when` is outside the signed bytes: it can move a document across its key's expiry, never past a revocation.
+    refusal = trusted.refusal(_signed_at(signature.get("when")))
+    if refusal is not None:
+        return _check(SignatureStatus.INVALID, refusal, trusted.signer), None
     return _check(SignatureStatus.VALID, issuer=trusted.signer), trusted
+
+
+def _signed_at(when: object) -> dt.datetime | None:
+    """`Bundle.signature.when` as an aware instant, or None when absent or unreadable (naive times are UTC)."""
+    if not isinstance(when, str):
+        return None
+    try:
+        instant = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return instant.replace(tzinfo=dt.UTC) if instant.tzinfo is None else instant

@@ -4,7 +4,8 @@ A card is a compact JWS (ES256, header `zip: DEF`, `kid` = the issuer key's thum
 JSON carrying `iss`, `nbf` and the FHIR bundle under `vc.credentialSubject.fhirBundle`. In a QR it is written as
 `shc:/` + two digits per character (value - 45); a long card is split as `shc:/1/3/...`, `shc:/2/3/...`, and so on.
 
-Verification uses only the pinned trust list: the key named by `kid` must be there and carry the card's `iss`.
+Verification uses only the pinned trust list: the key named by `kid` must be there, trusted for the card's `iss`, not
+revoked, and not past its expiry at the card's `nbf` (`TrustedKey.refusal`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from joserfc.registry import HeaderParameter
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierSystems
 from lookup.domain.model import Demographics, Identifier, ScanKind, ScanReading, SignatureCheck, SignatureStatus
 from lookup.fhir.patient import demographics_of, identifiers_of
-from lookup.trust.trust_list import TrustList
+from lookup.trust.trust_file import same_issuer
+from lookup.trust.trust_list import TrustedKey, TrustList
 from scanners.payloads.common import PayloadError
 
 _SINGLE = re.compile(r"shc:/([0-9]+)")
@@ -113,16 +115,22 @@ def _inflate(payload: bytes) -> dict[str, Any]:
     return data
 
 
-def _check(token: str, kid: str, trust: TrustList | None) -> tuple[SignatureStatus, str | None, str | None]:
-    """Signature status, the trusted key's issuer and a reason; the issuer is matched against `iss` later."""
-    key = trust.key(kid) if trust is not None else None
-    if key is None:
-        return SignatureStatus.UNKNOWN_SIGNER, None, "the card's key is not in the trust list"
-    try:
-        jws.deserialize_compact(token, key.key, algorithms=["ES256"], registry=_REGISTRY)
-    except JoseError:
-        return SignatureStatus.INVALID, key.issuer, "the signature does not match the card's content"
-    return SignatureStatus.VALID, key.issuer, None
+def _check(token: str, kid: str, trust: TrustList | None) -> tuple[SignatureStatus, list[TrustedKey], str | None]:
+    """Signature status, the trusted keys (pinned under `kid`) the signature verifies with, and a reason; which of
+    them speaks for the card's `iss`, and whether it may at the card's time, is decided once `iss` is read."""
+    candidates = trust.keys_for(kid) if trust is not None else []
+    if not candidates:
+        return SignatureStatus.UNKNOWN_SIGNER, [], "the card's key is not in the trust list"
+    verified = []
+    for candidate in candidates:
+        try:
+            jws.deserialize_compact(token, candidate.key, algorithms=["ES256"], registry=_REGISTRY)
+        except JoseError:
+            continue
+        verified.append(candidate)
+    if not verified:
+        return SignatureStatus.INVALID, [], "the signature does not match the card's content"
+    return SignatureStatus.VALID, verified, None
 
 
 def verify_jws(
@@ -139,12 +147,12 @@ def verify_jws(
     if not isinstance(header, dict) or header.get("alg") != "ES256" or not isinstance(header.get("kid"), str):
         raise PayloadError("the health card's header does not name ES256 and a key id")
     if segments[2]:
-        status, key_issuer, reason = _check(token, header["kid"], trust)
+        status, verified, reason = _check(token, header["kid"], trust)
         if status is SignatureStatus.VALID and not all(_canonical(s) for s in segments):
             # Base64url leaves a few bits unused at the end of a segment: a changed character there must not pass.
             status, reason = SignatureStatus.INVALID, "the card's encoding has been altered"
     else:
-        status, key_issuer, reason = SignatureStatus.UNSIGNED, None, "the card carries no signature"
+        status, verified, reason = SignatureStatus.UNSIGNED, [], "the card carries no signature"
     try:
         claims = _inflate(_b64(segments[1], "payload")) if header.get("zip") == "DEF" else None
         if claims is None:
@@ -162,8 +170,17 @@ def verify_jws(
     iss = claims.get("iss")
     if not isinstance(iss, str) or not iss:
         raise PayloadError("the health card names no issuer")
-    if status is SignatureStatus.VALID and (key_issuer is None or key_issuer.rstrip("/") != iss.rstrip("/")):
-        status, reason = SignatureStatus.UNKNOWN_SIGNER, "the key that signed the card is trusted for another issuer"
+    if status is SignatureStatus.VALID:
+        signer = next((k for k in verified if k.issuer is not None and same_issuer(k.issuer) == same_issuer(iss)), None)
+        if signer is None:
+            status, reason = (
+                SignatureStatus.UNKNOWN_SIGNER,
+                "the key that signed the card is trusted for another issuer",
+            )
+        else:
+            refusal = signer.refusal(_timestamp(claims.get("nbf")))
+            if refusal is not None:
+                status, reason = SignatureStatus.INVALID, refusal
     warnings: list[str] = []
     untimely, expired = _untimely(claims, now or dt.datetime.now(dt.UTC))
     if expired:

@@ -77,3 +77,21 @@ def test_input_method_and_layout_repairs() -> None:
     result = interpret_wedge(azerty)
     assert result.kind is ScanKind.CCCD and result.identifiers[0].value == "094083123451"
     assert interpret_wedge("not a card").kind is ScanKind.UNKNOWN
+
+
+def test_a_burst_the_app_works_through_slowly_is_one_scan() -> None:
+    # A scanner types the whole code in a tenth of a second; the app, busy, gets to each key a millisecond after the
+    # one before, a second late, and its 50 ms poll runs between keys all along.
+    detector = WedgeDetector()
+    text = "shc:/" + "56762959532654603460292540772804336028702864716745" * 22
+    events: list[WedgeEvent] = []
+    for i, char in enumerate(text):
+        heard = 1.0 + i * 0.001
+        events += detector.feed(char, i * 0.0001, heard=heard)
+        events += detector.poll(heard + 0.0005)
+    assert events == [] and detector.pending, "the poll decided a part of a burst still being read"
+    (scan,) = detector.feed("\r", len(text) * 0.0001, heard=1.0 + len(text) * 0.001)
+    assert scan == WedgeEvent("scan", text)
+    # Once the app has read every key, silence ends a burst without Enter as before.
+    detector.feed("0", 5.0, heard=5.2)
+    assert detector.poll(5.21) == [] and detector.poll(5.3) == [WedgeEvent("typed", "0")]
