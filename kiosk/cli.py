@@ -27,6 +27,10 @@ COMMANDS: tuple[str, ...] = (
     "doctor",
     "staff",
     "trust",
+    "unknown",
+    "link",
+    "unlink",
+    "print",
 )
 
 

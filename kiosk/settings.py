@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     """`kiosk serve`: PEM certificate and key for https/wss; required (with `serve_secret`) off loopback."""
     serve_public_url: AnyHttpUrl | None = None
     """`kiosk serve`: the address browsers use (scheme://host:port) when it is not the bound one."""
+    printer: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,126}$")] = None
+    """`kiosk print`: the system print queue (`lp -d NAME`) for wristbands and tickets when no `--printer` is given."""
+    print_font_dir: Path | None = None
+    """`kiosk print`: a folder holding DejaVuSans.ttf, DejaVuSans-Bold.ttf and DejaVuSansMono-Bold.ttf, when the
+    system's (Debian's fonts-dejavu-core) are not where Debian puts them."""
     config_file: Path | None = None
 
     @classmethod

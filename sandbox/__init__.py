@@ -23,7 +23,13 @@ JSON under `/fhir`:
   `GET AuditEvent?patient=`, `GET AuditEvent/{id}`: the audit log, for the admin role only;
 - `GET Appointment?patient=&date=`, `GET Appointment/{id}`, `PUT Appointment/{id}` with status `arrived`
   (idempotent check-in);
-- `GET ServiceRequest?performer=Organization/{code}&status=active`, `GET ServiceRequest/{id}`.
+- `GET ServiceRequest?performer=Organization/{code}&status=active`, `GET ServiceRequest/{id}`;
+- `POST Patient` (ER): a temporary identity for a person the ER cannot identify, one Patient per temporary number
+  (201, then 200 with the same Patient); `POST Patient/{id}/$link-identity` (Parameters `target`) and
+  `POST Patient/{id}/$unlink-identity`; `GET Provenance?target=Patient/{id}`: the links and undos
+  (`sandbox.server.routes_identity`);
+- `POST CoverageEligibilityRequest` -> CoverageEligibilityResponse: the simulated insurance gateway, its synthetic
+  rule in `sandbox.server.routes_eligibility`.
 
 Errors are OperationOutcomes. Who may see what is one table, `sandbox.server.policy.POLICY` (role x resource x
 operation, deny by default), that every FHIR route passes through; `sandbox/POLICY.md` is generated from it with

@@ -226,6 +226,20 @@ def check_trust_list(settings: Settings) -> Check:
     return Check(name="trust-list", status="ok", detail=f"{path}: {len(trust)} trusted keys")
 
 
+def check_printing(settings: Settings) -> Check:
+    from kiosk.printing import PrintError, PrintQueue
+    from kiosk.printing.fonts import Fonts
+
+    try:
+        Fonts(settings.print_font_dir)
+        if settings.printer is not None:
+            PrintQueue.named(settings.printer)
+    except PrintError as exc:
+        return Check(name="printing", status="error", detail=str(exc))
+    where = f"queue {settings.printer}" if settings.printer else "to files (no printer set)"
+    return Check(name="printing", status="ok", detail=f"DejaVu fonts found; prints {where}")
+
+
 def run_checks(settings: Settings, timeout: float = 2.0) -> list[Check]:
     return [
         check_zxing(),
@@ -237,6 +251,7 @@ def run_checks(settings: Settings, timeout: float = 2.0) -> list[Check]:
         check_audit_journal(settings),
         check_server(settings, timeout),
         check_trust_list(settings),
+        check_printing(settings),
     ]
 
 

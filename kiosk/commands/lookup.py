@@ -14,7 +14,8 @@ means the server answered with another person's Patient or records: `patient` an
 answer (exit 0); only unusable input or settings are errors.
 `summary.completeness` maps every section (allergies, problems, medications, prescriptions, referrals,
 appointments, encounters, immunizations, results, critical_facts) to `recorded`, `none-known` (the source states
-there are none), `no-information` (nothing received) or `not-shared` (consent or the kiosk's scope withheld it);
+there are none), `no-information` (nothing received), `not-shared` (consent or the kiosk's scope withheld it),
+`incomplete` (the server sent only part of it) or `not-read` (its search failed while the others answered);
 `summary.alerts` lists `{"kind": "drug-allergy", "text", "allergy", "drug", "drug_class"}`; `summary.medications`
 includes active e-prescriptions (`from_prescription`), `summary.critical_facts` blood type, pregnancy, devices, DNR
 and flags, and each result its `low`, `high` and `flag` (H | L | HH | LL | A).
@@ -23,6 +24,11 @@ and flags, and each result its `low`, `high` and `flag` (H | L | HH | LL | A).
 clinical was asked for; `--patient-id ID --identity-confirmed` opens it once a person has confirmed (audited). A
 card whose number is on no record ends `not-found` with the card's demographics in `fallback` (the `message` says
 a search by them is possible; it is not run).
+`--identifier` also takes a temporary number as printed (`TMP-1234-5678-9`); when that temporary identity was linked
+to a real patient, the real patient is opened by id and `reached_through` holds the temporary number (else null).
+A health-insurance card's QR adds `insurance` (`card_number`, `valid_from`, `valid_to`, `benefit_level`, `source`
+card | gateway, `in_force`, `state` valid | expiring | expired | not-yet-valid | unknown): the insurance gateway's
+answer, or the card's own dates when the gateway cannot be reached.
 A health card whose signature is invalid or unknown is such an error unless `--accept-unverified-card` is given;
 then the object also carries `warnings`. A code's text, a break-glass reason and a health link's passcode come from a
 file or standard input (`--qr-text-file`, `--break-glass-file`, `--passcode-file`; `-` reads standard input), never
@@ -137,6 +143,7 @@ def outcome_json(outcome: LookupOutcome) -> dict[str, Any]:
         "record": _identity(data["patient"]) if outcome.status is LookupStatus.IDENTITY_MISMATCH else None,
         "differs": data["differs"],
         "fallback": data["fallback"],
+        "reached_through": data["reached_through"],
     }
 
 
@@ -145,6 +152,19 @@ def _identity(patient: dict[str, Any] | None) -> dict[str, Any] | None:
     if patient is None:
         return None
     return {**patient["demographics"], "identifiers": patient["identifiers"], "id": patient["id"]}
+
+
+def _identifier(text: str) -> Identifier:
+    """`SYSTEM|VALUE`, or a temporary number as printed on a wristband (`TMP-1234-5678-9`)."""
+    from lookup.domain.temporary import TEMPORARY_SYSTEM, temporary_number
+
+    number = temporary_number(text)
+    if number is not None:
+        return Identifier(system=TEMPORARY_SYSTEM, value=number)
+    try:
+        return Identifier.parse_token(text)
+    except ValueError as exc:
+        raise CommandError(f"--identifier: {exc}") from None
 
 
 def _plain(outcome: LookupOutcome) -> str:
@@ -187,7 +207,7 @@ def _unverified(scan: ScanResult, *, accept: bool) -> list[str]:
     return [f"{why}: looked up anyway (--accept-unverified-card); confirm the person's identity another way"]
 
 
-async def _sign_in(service: LookupService, settings: Settings) -> None:
+async def _sign_in(service: LookupService, settings: Settings, stopped: str = "nobody was looked up") -> None:
     """Sign the staff member of `KIOSK_STAFF_ID` / `KIOSK_STAFF_PIN` in (optional: without them the server's audit
     names the kiosk's client alone); a refused sign-in stops the command before any lookup."""
     if settings.staff_id is None and settings.staff_pin is None:
@@ -196,10 +216,12 @@ async def _sign_in(service: LookupService, settings: Settings) -> None:
         raise CommandError("KIOSK_STAFF_ID and KIOSK_STAFF_PIN go together")
     result = await service.sign_in(settings.staff_id, settings.staff_pin.get_secret_value())
     if result.staff is None:
-        raise CommandError(f"staff sign-in {result.status.value}: {result.message}; nobody was looked up")
+        raise CommandError(f"staff sign-in {result.status.value}: {result.message}; {stopped}")
 
 
-async def _lookup(args: argparse.Namespace, settings: Settings, warnings: list[str]) -> LookupOutcome:
+async def _lookup(
+    args: argparse.Namespace, settings: Settings, warnings: list[str], extra: dict[str, Any]
+) -> LookupOutcome:
     from kiosk.services.cache import open_cache_or_none
     from kiosk.services.trust import TrustFile
     from kiosk.wiring import lookup_service, require_encryption
@@ -218,14 +240,13 @@ async def _lookup(args: argparse.Namespace, settings: Settings, warnings: list[s
         if args.patient_id:
             outcome = await service.open_patient(args.patient_id, confirmed_identity=args.identity_confirmed)
         elif args.identifier:
-            try:
-                identifier = Identifier.parse_token(args.identifier)
-            except ValueError as exc:
-                raise CommandError(f"--identifier: {exc}") from None
+            identifier = _identifier(args.identifier)
             outcome = await service.by_identifier(identifier)
         elif args.qr_text:
             scan = _scan(settings, args.qr_text, trust)
             warnings.extend(_unverified(scan, accept=args.accept_unverified_card))
+            if scan.insurance is not None:
+                extra["insurance"] = await service.eligibility(scan.insurance.card_number, scan.insurance)
             if scan.kind.value == "shl":
                 outcome = await service.by_link(scan.text, passcode=args.passcode)
             else:
@@ -261,9 +282,13 @@ def run(args: argparse.Namespace) -> int:
     read_secret_options(args)
     settings = load_settings(server=args.server, mode=Mode(args.mode) if args.mode else None)
     warnings: list[str] = []
-    outcome = asyncio.run(_lookup(args, settings, warnings))
+    extra: dict[str, Any] = {}
+    outcome = asyncio.run(_lookup(args, settings, warnings, extra))
     if args.json:
-        emit(outcome_json(outcome) | ({"warnings": warnings} if warnings else {}))
+        from kiosk.commands.scan import insurance_json
+
+        insurance = {"insurance": insurance_json(extra["insurance"])} if "insurance" in extra else {}
+        emit(outcome_json(outcome) | insurance | ({"warnings": warnings} if warnings else {}))
     else:
         say("\n".join([*(f"warning: {w}" for w in warnings), _plain(outcome)]))
     return 0

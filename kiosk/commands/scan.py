@@ -1,7 +1,9 @@
 """`kiosk scan PATH... [--json]`: decode codes in image files, videos or folders of frames, and read what they say.
 
 With `--json`, one object per input path: `{"source", "results": [...], "error"}`; each result has `format`, `text`,
-`decoder`, `kind`, `identifiers`, `former_identifiers`, `demographics`, `signature` and `warnings`. Health cards are
+`decoder`, `kind`, `identifiers`, `former_identifiers`, `demographics`, `signature`, `warnings` and `insurance`
+(a health-insurance card's `card_number`, `valid_from`, `valid_to`, `benefit_level`, `source`, `in_force` and its
+`state` today: valid | expiring | expired | not-yet-valid | unknown; null for other codes). Health cards are
 checked against the trust list (`KIOSK_TRUST_LIST` or `--trust-list`); the parts of a multi-part card may be given
 as separate paths, in any order. The exit code is 1 when any path could not be read.
 """
@@ -9,6 +11,7 @@ as separate paths, in any order. The exit code is 1 when any path could not be r
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from kiosk.output import CommandError, emit, say
 from kiosk.services.trust import TrustFile
 from kiosk.settings import load_settings
 from lookup import IdentifierSystems, ScanResult
+from lookup.domain.model import Eligibility
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,6 +35,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
 
 
+def insurance_json(insurance: Eligibility | None, today: dt.date | None = None) -> dict[str, Any] | None:
+    """An insurance card's validity as the commands print it, with what the desk is told today (`state`)."""
+    if insurance is None:
+        return None
+    return insurance.model_dump(mode="json") | {"state": insurance.state(today or dt.date.today())}
+
+
 def result_json(result: ScanResult) -> dict[str, Any]:
     def ids(items: Any) -> list[dict[str, str]]:
         return [{"system": i.system, "value": i.value} for i in items]
@@ -43,8 +54,13 @@ def result_json(result: ScanResult) -> dict[str, Any]:
         "identifiers": ids(result.identifiers),
         "former_identifiers": ids(result.former_identifiers),
         "demographics": result.demographics.model_dump(mode="json", exclude_none=True),
-        "signature": {"status": result.signature.status.value, "issuer": result.signature.issuer},
+        "signature": {
+            "status": result.signature.status.value,
+            "issuer": result.signature.issuer,
+            "reason": result.signature.reason,
+        },
         "warnings": list(result.warnings),
+        "insurance": insurance_json(result.insurance),
     }
 
 

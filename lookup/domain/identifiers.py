@@ -22,6 +22,8 @@ class IdentifierKind(StrEnum):
     BHYT = "bhyt"
     """Health-insurance: the 10-digit BHXH number, a legacy 15-character card number, or the CCCD since 2025."""
     PASSPORT = "passport"
+    TEMPORARY = "temporary"
+    """A temporary identity the ER gave a person it could not identify (`lookup.domain.temporary`)."""
 
 
 DEFAULT_SYSTEMS: Final[Mapping[IdentifierKind, str]] = {
@@ -29,6 +31,7 @@ DEFAULT_SYSTEMS: Final[Mapping[IdentifierKind, str]] = {
     IdentifierKind.CMND: "http://fhir.hl7.org.vn/core/sid/cmnd",
     IdentifierKind.BHYT: "http://fhir.hl7.org.vn/core/sid/bhyt",
     IdentifierKind.PASSPORT: "http://fhir.hl7.org.vn/core/sid/passport",
+    IdentifierKind.TEMPORARY: "http://fhir.hl7.org.vn/core/sid/temporary",
 }
 
 _PATTERNS: Final[Mapping[IdentifierKind, re.Pattern[str]]] = {
@@ -37,6 +40,7 @@ _PATTERNS: Final[Mapping[IdentifierKind, re.Pattern[str]]] = {
     # 10-digit BHXH number, legacy 15-character card (2 letters, 13 digits), or a 12-digit CCCD used as the card.
     IdentifierKind.BHYT: re.compile(r"\d{10}|[A-Z]{2}\d{13}|\d{12}"),
     IdentifierKind.PASSPORT: re.compile(r"[A-Z0-9]{6,12}"),
+    IdentifierKind.TEMPORARY: re.compile(r"TMP\d{9}"),
 }
 
 

@@ -84,6 +84,8 @@ class ScanKind(StrEnum):
     INSURANCE_NUMBER = "insurance-number"
     SHC = "shc"
     SHL = "shl"
+    TEMPORARY = "temporary"
+    """A temporary identity's wristband code (`lookup.domain.temporary`)."""
     UNKNOWN = "unknown"
 
 
@@ -166,6 +168,36 @@ class SignatureCheck(DomainModel):
     """Why the status is not `valid`, in plain words (never containing patient data)."""
 
 
+class Eligibility(BaseModel):
+    """A health-insurance card's validity and benefit level, from its QR or the insurance gateway's answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    card_number: str
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    """None: open-ended (`-` on the card)."""
+    benefit_level: Annotated[int | None, Field(ge=1, le=5)] = None
+    source: Literal["card", "gateway"] = "card"
+    in_force: bool | None = None
+    """The gateway's word; None when only the card was read."""
+
+    def state(
+        self, today: dt.date, soon_days: int = 30
+    ) -> Literal["valid", "expiring", "expired", "not-yet-valid", "unknown"]:
+        """What the desk is told before check-in; `unknown` when neither the gateway nor the card said anything
+        about validity (never shown as valid)."""
+        if self.in_force is None and self.valid_from is None and self.valid_to is None:
+            return "unknown"
+        if self.in_force is False or (self.valid_to is not None and self.valid_to < today):
+            return "expired"
+        if self.valid_from is not None and self.valid_from > today:
+            return "not-yet-valid"
+        if self.valid_to is not None and (self.valid_to - today).days <= soon_days:
+            return "expiring"
+        return "valid"
+
+
 class ScanReading(DomainModel):
     """What a code says about a person: identifiers, demographic hints, a signature check and any doubts.
 
@@ -180,6 +212,8 @@ class ScanReading(DomainModel):
     signature: SignatureCheck = SignatureCheck(status=SignatureStatus.UNSIGNED)
     warnings: tuple[DisplayText, ...] = ()
     """Structural doubts (a CCCD century digit that disagrees with the birth year): shown to the clerk."""
+    insurance: Eligibility | None = None
+    """A health-insurance card's validity and benefit level as the card states them."""
 
     @property
     def unverified(self) -> bool:
@@ -513,6 +547,9 @@ class LookupOutcome(DomainModel):
     fallback: Demographics | None = None
     """`not-found` of a card whose identifier is on no record: the card's demographics, which a person may choose
     to search by (never searched by themselves)."""
+    reached_through: str | None = None
+    """The temporary number the lookup began from when that temporary identity was linked to this (real) patient:
+    the screen says the record was reached through it."""
 
     @model_validator(mode="after")
     def _shape_fits_status(self) -> LookupOutcome:

@@ -43,6 +43,7 @@ _HUMAN_USER = {
 }
 AUDIT_KIND = "audit"
 CHECK_IN_KIND = "check-in"
+REGISTRATION_KIND = "registration"
 
 Action = Literal["lookup", "search", "open", "break-glass", "check-in", "shl"]
 Result = Literal[
@@ -83,7 +84,9 @@ class Delivery(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    method: Literal["PUT"] = "PUT"
+    method: Literal["PUT", "POST"] = "PUT"
+    """POST only for a create the server makes idempotent by the resource's own identifier (an unknown patient's
+    temporary number)."""
     path: str
     body: dict[str, Any]
 

@@ -25,6 +25,7 @@ from lookup.domain.model import (
     Appointment,
     Candidate,
     Demographics,
+    Eligibility,
     Identifier,
     LookupOutcome,
     LookupStatus,
@@ -35,6 +36,7 @@ from lookup.domain.model import (
     SignatureStatus,
 )
 from lookup.domain.staff import SignInResult, StaffMember
+from lookup.domain.temporary import TEMPORARY_SYSTEM, IdentityLink, LinkResult, TemporaryPatient, UnknownArrival
 from lookup.domain.visits import CheckInResult, Department, WalkInResult
 from lookup.fhir.documents import summarize
 from lookup.fhir.patient import patient_record
@@ -64,6 +66,7 @@ from lookup.service.ranking import query_keys, rank_records, record_keys, worth_
 from lookup.service.reception import Reception
 from lookup.service.results import PrefetchResult, Progress, Reporter, ServiceStatus
 from lookup.service.staff import StaffDesk, StaffRecords
+from lookup.service.unknown import UnknownPatients
 from lookup.transport.client import FhirClient
 from lookup.transport.config import ServerConfig
 from lookup.transport.faults import REFUSED_KINDS, FaultKind, FhirError
@@ -110,6 +113,7 @@ class LookupService:
         journal = AuditJournal(audit_journal, config.base_url) if audit_journal is not None else None
         self.writer = OutboxWriter(self.client, outbox, lambda: self.desk.current, journal)
         self.reception = Reception(self.client, self.fetch, self.store, self.writer, lobby=config.mode == "lobby")
+        self.unknown = UnknownPatients(self.client, self.store, self.writer, mode=config.mode)
 
     # -- public API ---------------------------------------------------------------------------------------------
 
@@ -247,6 +251,28 @@ class LookupService:
         """Check in a patient without an appointment today (`Reception.walk_in`)."""
         return await self.reception.walk_in(patient_id, department, complaint, key=key)
 
+    async def register_unknown(self, arrival: UnknownArrival) -> TemporaryPatient:
+        """Register a person the ER cannot identify under a temporary number (`lookup.service.unknown`)."""
+        return await self.unknown.register_unknown(arrival)
+
+    async def temporary_patient(self, number: str) -> TemporaryPatient | None:
+        return await self.unknown.temporary_patient(number)
+
+    async def link(self, number: str, patient_id: str) -> LinkResult:
+        """Link a temporary identity to the real patient `patient_id`."""
+        return await self.unknown.link(number, patient_id)
+
+    async def unlink(self, number: str) -> LinkResult:
+        """Undo a temporary identity's link."""
+        return await self.unknown.unlink(number)
+
+    async def identity_history(self, number: str) -> tuple[IdentityLink, ...]:
+        return await self.unknown.identity_history(number)
+
+    async def eligibility(self, card_number: str, from_card: Eligibility | None = None) -> Eligibility:
+        """A health-insurance card's validity: the gateway's answer, else the card's own dates."""
+        return await self.unknown.eligibility(card_number, from_card)
+
     async def prefetch(self, facility_code: str | None = None) -> PrefetchResult:
         """Referrals and appointments addressed to this facility, with their patients' summaries, into the cache."""
         code = facility_code or self.config.facility_code
@@ -339,12 +365,29 @@ class LookupService:
             candidates = [Candidate(patient=p, score=0.5, grade=MatchGrade.POSSIBLE) for p in patients]
             self.writer.audit("lookup", "success", None)
             return LookupOutcome(status=LookupStatus.CANDIDATES, candidates=tuple(candidates))
+        temporary = [i.value for i in identifiers if i.system == TEMPORARY_SYSTEM]
+        if temporary:
+            real = await self.unknown.follow(temporary[0], patients[0].id)
+            if real is not None:
+                return await self._through(temporary[0], patients[0].id, real, rep)
         mismatch = _checked_against_card(card, LookupOutcome(status=LookupStatus.FOUND, patient=patients[0]))
         if mismatch.status is LookupStatus.IDENTITY_MISMATCH:
             # Before anything clinical is asked for: a person decides whether the card is this record's.
             self.writer.audit("lookup", "identity-mismatch", patients[0].id)
             return mismatch
         return await self._open(patients[0].id, patients[0], rep, "lookup", asked=identifiers)
+
+    async def _through(self, number: str, temporary_id: str, real_id: str, rep: Reporter) -> LookupOutcome:
+        """The real patient a linked temporary identity now points to, read by its own id, saying how it was
+        reached. The temporary Patient was checked to carry the number asked for (`UnknownPatients.follow`)."""
+        if real_id == temporary_id:
+            raise WrongPatientError("a temporary identity linked to itself")
+        outcome = await self._open(real_id, None, rep, "lookup")
+        if outcome.patient is None:
+            return outcome
+        note = "reached through a temporary identity that was linked to this patient"
+        message = f"{note}; {outcome.message}" if outcome.message else note
+        return outcome.model_copy(update={"reached_through": number, "message": message})
 
     async def _search(self, query: Demographics, rep: Reporter) -> LookupOutcome:
         rep.start("connect")

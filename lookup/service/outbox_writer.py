@@ -1,11 +1,12 @@
 """The one writer of the kiosk's outbox: audit events and queued check-ins go in, and are delivered from it.
 
 Every message is an idempotent request (`PUT AuditEvent/{uuid}` with the uuid made when the event was built, or
-`PUT Appointment/{id}` of the whole resource with status `arrived`), so a message delivered twice, after a crash or
-a lost acknowledgement, replaces the same resource on the server. An audit event is never dropped: without an
-outbox, or when the outbox cannot take it, it is written to the durable audit journal (`audit_journal`) and sent at
-once in the background; the journal keeps it until the server acknowledges it, across a server that is down and a
-process that ends, and every delivery sends what waits there first.
+`PUT Appointment/{id}` of the whole resource with status `arrived`, or `POST Patient` of an unknown patient, which the
+server answers with the Patient it already holds for that temporary number), so a message delivered twice, after a
+crash or a lost acknowledgement, replaces or finds the same resource on the server. An audit event is never dropped:
+without an outbox, or when the outbox cannot take it, it is written to the durable audit journal (`audit_journal`) and
+sent at once in the background; the journal keeps it until the server acknowledges it, across a server that is down
+and a process that ends, and every delivery sends what waits there first.
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from lookup.domain.staff import StaffMember
-from lookup.service.audit import AUDIT_KIND, CHECK_IN_KIND, Action, Delivery, Result, audit_delivery, audit_event
+from lookup.service.audit import (
+    AUDIT_KIND,
+    CHECK_IN_KIND,
+    REGISTRATION_KIND,
+    Action,
+    Delivery,
+    Result,
+    audit_delivery,
+    audit_event,
+)
 from lookup.service.audit_journal import AuditJournal
 from lookup.service.cache_protocol import Outbox
 from lookup.transport.client import FhirClient
@@ -105,6 +115,25 @@ class OutboxWriter:
             return False
         return True
 
+    def create(self, patient: dict[str, Any], number: str) -> bool:
+        """Queue the creation of an unknown patient (`POST Patient`, idempotent by its temporary number); False when
+        it was not kept."""
+        if self.outbox is None:
+            return False
+        delivery = Delivery(method="POST", path="Patient", body=patient)
+        try:
+            self._append(self.outbox, REGISTRATION_KIND, f"register:{number}", delivery)
+        except Exception as exc:
+            log.warning("could not queue a registration (%s)", type(exc).__name__)
+            return False
+        return True
+
+    async def _send(self, delivery: Delivery) -> None:
+        if delivery.method == "POST":
+            await self.client.post(delivery.path, delivery.body, idempotent=True)
+        else:
+            await self.client.put(delivery.path, delivery.body)
+
     async def deliver(self, batch: int = DELIVERY_BATCH) -> int:
         """Deliver what waits in the audit journal, then in the outbox; the number acknowledged by the server.
 
@@ -125,7 +154,7 @@ class OutboxWriter:
                     self.outbox.fail(entry.id, "the queued message is unreadable", retry=False)
                     continue
                 try:
-                    await self.client.put(delivery.path, delivery.body)
+                    await self._send(delivery)
                 except FhirError as exc:
                     # A server that would take the kiosk's credentials elsewhere never saw the event: it waits.
                     if exc.offline or exc.kind in REFUSED_KINDS:

@@ -1,8 +1,9 @@
 """The sandbox coordination server: `create_app(config)` builds the FastAPI application.
 
 All FHIR routes live under `config.base_path` (`/fhir`): the CapabilityStatement, the OAuth2 token endpoint, and
-the routes of `routes_patients`, `routes_workflow` and `routes_visits`. The database is prepared (generated,
-imported, indexed) before the application is returned, so a server started from it answers at once.
+the routes of `routes_patients`, `routes_workflow`, `routes_visits`, `routes_identity` and `routes_eligibility`.
+The database is prepared (generated, imported, indexed) before the application is returned, so a server started
+from it answers at once.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import JSONResponse
 
+from lookup.domain.temporary import LINK_OPERATION, UNLINK_OPERATION
 from lookup.fhir.capabilities import OAUTH_URIS_URL
-from sandbox.server import routes_patients, routes_visits, routes_workflow
+from sandbox.server import routes_eligibility, routes_identity, routes_patients, routes_visits, routes_workflow
 from sandbox.server.auth import Authority, TokenError
 from sandbox.server.config import SandboxConfig
 from sandbox.server.facility_keys import FacilityKeys
@@ -46,9 +48,11 @@ _SEARCH_PARAMS: Final[dict[str, list[tuple[str, str]]]] = {
     "Consent": [("patient", "reference")],
     "Encounter": [("date", "date")],
     "HealthcareService": [],
+    "Provenance": [("target", "reference")],
+    "CoverageEligibilityRequest": [],
 }  # fmt: skip
 _INTERACTIONS: Final[dict[str, list[str]]] = {
-    "Patient": ["read", "search-type"],
+    "Patient": ["read", "search-type", "create"],
     "Bundle": ["search-type"],
     "Appointment": ["read", "search-type", "update"],
     "ServiceRequest": ["read", "search-type"],
@@ -56,7 +60,14 @@ _INTERACTIONS: Final[dict[str, list[str]]] = {
     "Consent": ["search-type"],
     "Encounter": ["search-type", "update"],
     "HealthcareService": ["search-type"],
+    "Provenance": ["search-type"],
+    "CoverageEligibilityRequest": ["create"],
 }
+IDENTITY_OPERATIONS: Final = [
+    {"name": name.lstrip("$"), "definition": f"http://fhir.hl7.org.vn/core/OperationDefinition/Patient-{name[1:]}"}
+    for name in (LINK_OPERATION, UNLINK_OPERATION)
+]
+"""Linking a temporary identity to the real patient, and undoing it (`sandbox.server.routes_identity`)."""
 
 
 def capability_statement(config: SandboxConfig, base: str, *, match_ready: bool = True) -> Json:
@@ -74,8 +85,8 @@ def capability_statement(config: SandboxConfig, base: str, *, match_ready: bool 
             "interaction": [{"code": code} for code in interactions],
             "searchParam": [{"name": p, "type": t} for p, t in _SEARCH_PARAMS[name]],
         }
-        if name == "Patient" and operations:
-            resource["operation"] = operations
+        if name == "Patient":
+            resource["operation"] = [*operations, *IDENTITY_OPERATIONS]
         resources.append(resource)
     return {
         "resourceType": "CapabilityStatement",
@@ -196,6 +207,7 @@ def create_app(config: SandboxConfig) -> FastAPI:
     if matching is not None:
         app.add_middleware(StartingGate, matching=matching, base_path=config.base_path)
     install_error_handlers(app)
-    for router in (_meta_router(), routes_patients.router, routes_workflow.router, routes_visits.router):
+    routers = (routes_patients, routes_workflow, routes_visits, routes_identity, routes_eligibility)
+    for router in (_meta_router(), *(module.router for module in routers)):
         app.include_router(router, prefix=config.base_path)
     return app

@@ -40,8 +40,8 @@ REASON_DETAIL: Final = "break-glass-reason"
 _OBSERVER: Final = {"display": "kiosk sandbox coordination server"}
 _SECURITY_ROLE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/extra-security-role-type"
 
-Interaction = Literal["read", "search-type", "update", "operation"]
-_ACTION: Final[dict[str, str]] = {"read": "R", "search-type": "E", "update": "U", "operation": "E"}
+Interaction = Literal["read", "search-type", "update", "create", "operation"]
+_ACTION: Final[dict[str, str]] = {"read": "R", "search-type": "E", "update": "U", "create": "C", "operation": "E"}
 Outcome = Literal["success", "refused", "failed"]
 _OUTCOME: Final[dict[str, str]] = {"success": "0", "refused": "4", "failed": "8"}
 

@@ -18,7 +18,10 @@ Roles, as the hospital uses them:
   diagnoses only for patients who consented; check-in and walk-ins. Never summaries, documents, break-glass or the
   audit log.
 - er: everything consent allows; break-glass with a reason of real content (`break_glass_reason`). No walk-ins: the
-  emergency room registers its arrivals its own way, not through the outpatient queue. Never the audit log.
+  emergency room registers its arrivals its own way, not through the outpatient queue: a person it cannot identify
+  under a temporary identity, linked to the real patient later (`sandbox.server.routes_identity`). Never the audit
+  log.
+- every role but admin: the insurance gateway's answer for a card (the lobby only for the card number itself).
 - admin: the audit log and counts; never a patient's identity or clinical data.
 
 Conditions, observations, encounters, medications and allergies are served only inside the signed documents, so
@@ -67,6 +70,8 @@ class Resource(StrEnum):
     AUDIT_EVENT = "AuditEvent"
     ENCOUNTER = "Encounter"
     HEALTHCARE_SERVICE = "HealthcareService"
+    PROVENANCE = "Provenance"
+    COVERAGE_ELIGIBILITY_REQUEST = "CoverageEligibilityRequest"
 
 
 class Operation(StrEnum):
@@ -76,8 +81,11 @@ class Operation(StrEnum):
     COUNT = "count"
     READ = "read"
     UPDATE = "update"
+    CREATE = "create"
     MATCH = "$match"
     SUMMARY = "$summary"
+    LINK = "$link-identity"
+    UNLINK = "$unlink-identity"
 
 
 _INTERACTIONS: Final[dict[Operation, Interaction]] = {
@@ -85,9 +93,13 @@ _INTERACTIONS: Final[dict[Operation, Interaction]] = {
     Operation.COUNT: "search-type",
     Operation.READ: "read",
     Operation.UPDATE: "update",
+    Operation.CREATE: "create",
     Operation.MATCH: "operation",
     Operation.SUMMARY: "operation",
+    Operation.LINK: "operation",
+    Operation.UNLINK: "operation",
 }
+_WRITES: Final = frozenset({Operation.UPDATE, Operation.CREATE, Operation.LINK, Operation.UNLINK})
 
 LOBBY_MAX_RESULTS: Final = 3
 """The most people a lobby search or `$match` answers with."""
@@ -117,6 +129,8 @@ class Limit(StrEnum):
     BREAK_GLASS = "break-glass"
     OWN_TRAIL = "own-trail"
     WALK_IN = "walk-in"
+    TEMPORARY = "temporary-identity"
+    EXACT_CARD = "exact-card"
 
 
 LIMIT_TEXT: Final[dict[Limit, str]] = {
@@ -163,6 +177,19 @@ LIMIT_TEXT: Final[dict[Limit, str]] = {
         "(`identifier` of `urn:kiosk:queue-number`, its period ending with the day) and a room (`location`). The "
         "same id again is 200 with the same visit (a retry creates nothing), for another patient 409"
     ),
+    Limit.TEMPORARY: (
+        "temporary identities only (`sandbox.server.routes_identity`): a created Patient carries exactly one "
+        "identifier of `http://fhir.hl7.org.vn/core/sid/temporary` (`TMP` and nine digits, the last a Luhn check "
+        "digit), its alias as its only name and the unidentified-arrival extension, else 400; the same number "
+        "again is 200 with the Patient already made, never a second one. `$link-identity` links a temporary Patient "
+        "to a real one (404 unknown target, 409 a temporary target or a temporary Patient already linked, 400 not a "
+        "temporary Patient) and moves the walk-ins recorded under it; `$unlink-identity` undoes exactly that (409 "
+        "when not linked); each writes a Provenance naming the staff member, listed by `Provenance?target=`"
+    ),
+    Limit.EXACT_CARD: (
+        "the card number itself (a contained Coverage's `subscriberId` or `identifier`), never a patient "
+        "reference (403); the answer names the card, not the person"
+    ),
 }
 
 
@@ -173,6 +200,8 @@ def _limits(*limits: Limit) -> frozenset[Limit]:
 _P, _B, _C, _A, _S, _E = (Resource.PATIENT, Resource.BUNDLE, Resource.CONSENT, Resource.APPOINTMENT,
                           Resource.SERVICE_REQUEST, Resource.AUDIT_EVENT)  # fmt: skip
 _W, _H = Resource.ENCOUNTER, Resource.HEALTHCARE_SERVICE
+_PROV, _ELIG = Resource.PROVENANCE, Resource.COVERAGE_ELIGIBILITY_REQUEST
+_TEMPORARY = _limits(Limit.TEMPORARY)
 _SEARCH, _COUNT, _READ, _UPDATE = Operation.SEARCH, Operation.COUNT, Operation.READ, Operation.UPDATE
 _SHOWN_TODAY = _limits(Limit.TODAY, Limit.DIAGNOSIS_WITH_CONSENT)
 _LOBBY_APPOINTMENT = _limits(Limit.TODAY, Limit.NO_CLINICAL_TEXT)
@@ -192,6 +221,7 @@ POLICY: Final[Mapping[Role, Mapping[tuple[Resource, Operation], frozenset[Limit]
         (_H, _SEARCH): _NONE,
         (_W, _UPDATE): _limits(Limit.WALK_IN, Limit.NO_CLINICAL_TEXT),
         (_E, _UPDATE): _limits(Limit.OWN_TRAIL),
+        (_ELIG, Operation.CREATE): _limits(Limit.EXACT_CARD),
     },
     Role.RECEPTION: {
         (_P, _SEARCH): _NONE,
@@ -207,6 +237,7 @@ POLICY: Final[Mapping[Role, Mapping[tuple[Resource, Operation], frozenset[Limit]
         (_W, _UPDATE): _limits(Limit.WALK_IN),
         (_W, _SEARCH): _limits(Limit.TODAY, Limit.OWN_FACILITY, Limit.DIAGNOSIS_WITH_CONSENT),
         (_E, _UPDATE): _limits(Limit.OWN_TRAIL),
+        (_ELIG, Operation.CREATE): _NONE,
     },
     Role.ER: {
         (_P, _SEARCH): _NONE,
@@ -222,6 +253,11 @@ POLICY: Final[Mapping[Role, Mapping[tuple[Resource, Operation], frozenset[Limit]
         (_S, _SEARCH): _CONSENTED,
         (_S, _READ): _CONSENTED,
         (_E, _UPDATE): _limits(Limit.OWN_TRAIL),
+        (_P, Operation.CREATE): _TEMPORARY,
+        (_P, Operation.LINK): _TEMPORARY,
+        (_P, Operation.UNLINK): _TEMPORARY,
+        (_PROV, _SEARCH): _TEMPORARY,
+        (_ELIG, Operation.CREATE): _NONE,
     },
     Role.ADMIN: {
         (_P, _COUNT): _limits(Limit.TOTAL_ONLY),
@@ -261,6 +297,11 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route(_E, _UPDATE, "PUT AuditEvent/{new_event}", success=201),
     Route(_E, _READ, "GET AuditEvent/{event}"),
     Route(_E, _SEARCH, "GET AuditEvent?patient=Patient/{patient}"),
+    Route(_P, Operation.CREATE, "POST Patient", success=201),
+    Route(_P, Operation.LINK, "POST Patient/{temporary}/$link-identity"),
+    Route(_P, Operation.UNLINK, "POST Patient/{temporary}/$unlink-identity"),
+    Route(_PROV, _SEARCH, "GET Provenance?target=Patient/{temporary}"),
+    Route(_ELIG, Operation.CREATE, "POST CoverageEligibilityRequest"),
 )
 """Every FHIR route under the policy (the CapabilityStatement and the token endpoint need no token)."""
 
@@ -274,7 +315,7 @@ def scope_for(resource: Resource, operation: Operation) -> str:
     """The SMART system scope a route needs (`$summary` answers with the documents, so it needs theirs)."""
     if operation is Operation.SUMMARY:
         return f"system/{Resource.BUNDLE.value}.read"
-    return f"system/{resource.value}.{'write' if operation is Operation.UPDATE else 'read'}"
+    return f"system/{resource.value}.{'write' if operation in _WRITES else 'read'}"
 
 
 def role_scopes() -> dict[Role, frozenset[str]]:
@@ -410,7 +451,7 @@ class Caller:
 
     @property
     def _what(self) -> str:
-        if self.operation in (Operation.MATCH, Operation.SUMMARY):
+        if _INTERACTIONS[self.operation] == "operation":
             return f"{self.resource.value}/{self.operation.value}"
         return f"{self.resource.value} {self.operation.value}"
 

@@ -96,6 +96,14 @@ def put_walk_in(
     patient = caller.state.store.patient(local_id(reference, "Patient")) if isinstance(reference, str) else None
     if patient is None:
         raise FhirProblem(422, "invalid", "the walk-in's subject must be a known Patient")
+    if patient.resource.get("active") is False:
+        # A temporary identity linked to the real patient: a visit recorded under it would stay behind on an undo.
+        raise caller.refuse(
+            409,
+            "conflict",
+            "this Patient was replaced by another record: record the walk-in under that one",
+            patient=patient.id,
+        )
     department = _department(body.get("serviceType"))
     if department is None:
         raise FhirProblem(422, "invalid", "the walk-in's serviceType must name a department of HealthcareService")

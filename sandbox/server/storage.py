@@ -7,7 +7,9 @@ short indexed lookup, and SQLite serialises writers anyway.
 
 Tables: `patients` (one row per Patient; `synthetic_index` links a generated person to the seed), `identifiers`
 (system, value -> patient), `appointments` and `service_requests` (searchable across people, so made while
-loading), `documents` (signed document Bundles, made on first request), `audit_events`, `meta`. The header's
+loading), `documents` (signed document Bundles, made on first request), `audit_events`, `visits` (arrivals and
+their queue numbers), `identity_links` (a temporary identity linked to a real patient, and the walk-ins the link
+moved, so the undo moves back exactly those), `provenances`, `meta`. The header's
 `application_id` marks the file as a sandbox database, and a `Store` opens nothing else.
 """
 
@@ -52,6 +54,10 @@ CREATE TABLE IF NOT EXISTS audit_events (
 CREATE TABLE IF NOT EXISTS visits (
     ref TEXT PRIMARY KEY, rid INTEGER NOT NULL, day INTEGER NOT NULL, department TEXT NOT NULL,
     number INTEGER NOT NULL, facility TEXT, json BLOB);
+CREATE TABLE IF NOT EXISTS identity_links (
+    temporary_rid INTEGER PRIMARY KEY, target_rid INTEGER NOT NULL, was_active INTEGER NOT NULL, moved TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS provenances (id TEXT PRIMARY KEY, target TEXT NOT NULL, json BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS provenances_target ON provenances (target);
 """
 
 _INDEXES: Final = """
@@ -347,6 +353,82 @@ class Store:
                     digest.update(f"{rid}|{patient_id}|{len(data)}|".encode())
                     digest.update(data)
         return digest.hexdigest()
+
+    # -- temporary identities and their links ------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (the store's lock held throughout); the methods below are its steps."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def add_patient(self, row: PatientRow, identifiers: Iterable[tuple[str, int]]) -> StoredPatient:
+        """Insert a Patient (`row` without its rid, which is given here) unless one with its id exists: the stored
+        one either way. Only inside `transaction()`."""
+        patient_id = row[0]
+        found = self.patient(patient_id)
+        if found is not None:
+            return found
+        cursor = self._conn.execute(f"INSERT INTO patients VALUES (NULL, {','.join('?' * 14)})", row)
+        rid = int(cursor.lastrowid or 0)
+        self._conn.executemany("INSERT INTO identifiers VALUES (?, ?, ?)", [(v, s, rid) for v, s in identifiers])
+        stored = self.patient_by_rid(rid)
+        assert stored is not None
+        return stored
+
+    def set_patient_json(self, rid: int, data: bytes) -> None:
+        with self._lock:
+            self._conn.execute("UPDATE patients SET json = ? WHERE rid = ?", (data, rid))
+
+    def identity_link(self, temporary_rid: int) -> tuple[int, bool, list[str]] | None:
+        """(target rid, whether the temporary Patient was active, the refs the link moved), or None: not linked."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT target_rid, was_active, moved FROM identity_links WHERE temporary_rid = ?", (temporary_rid,)
+            ).fetchone()
+        return None if row is None else (int(row[0]), bool(row[1]), [str(r) for r in orjson.loads(row[2])])
+
+    def put_identity_link(self, temporary_rid: int, target_rid: int, was_active: bool, moved: Sequence[str]) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO identity_links VALUES (?, ?, ?, ?)",
+                (temporary_rid, target_rid, int(was_active), orjson.dumps(list(moved)).decode()),
+            )
+
+    def drop_identity_link(self, temporary_rid: int) -> None:
+        with self._lock:
+            self._conn.execute("DELETE FROM identity_links WHERE temporary_rid = ?", (temporary_rid,))
+
+    def visits_of(self, rid: int) -> list[tuple[str, bytes | None]]:
+        """(ref, json) of the arrivals recorded under one patient."""
+        with self._lock:
+            rows = self._conn.execute("SELECT ref, json FROM visits WHERE rid = ? ORDER BY rowid", (rid,)).fetchall()
+        return [(str(r[0]), r[1]) for r in rows]
+
+    def move_visit(self, ref: str, from_rid: int, to_rid: int, data: bytes | None) -> bool:
+        """Record an arrival under another patient (with its rewritten JSON); False when it is not `from_rid`'s."""
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE visits SET rid = ?, json = ? WHERE ref = ? AND rid = ?", (to_rid, data, ref, from_rid)
+            )
+        return cursor.rowcount > 0
+
+    def put_provenance(self, provenance_id: str, target: str, data: bytes) -> None:
+        with self._lock:
+            self._conn.execute("INSERT INTO provenances VALUES (?, ?, ?)", (provenance_id, target, data))
+
+    def provenances_of(self, target: str) -> list[dict[str, Any]]:
+        """The Provenances of one target (`Patient/{id}`), oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT json FROM provenances WHERE target = ? ORDER BY rowid", (target,)
+            ).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
 
     # -- appointments and referrals ---------------------------------------------------------------------------
     def appointments_of(self, rid: int, day_from: int | None, day_to: int | None) -> list[tuple[str, int, str, int]]:

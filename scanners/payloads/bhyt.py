@@ -6,16 +6,19 @@ not checked) and a final `$`. Field map: [0] card number, [1] name, [2] birth da
 [4] address or `-`, [5] primary-care facility, [6] valid from, [7] valid to, [8] issue date, [9] issuing office (4
 digits) + BHXH number (10 digits), ...; new cards carry the address as a hex field near the end. Short old payloads
 stop after the issue date. The card is keyed on the lifetime 10-digit BHXH number; an old 15-character card number
-(group letters, benefit level, province, BHXH number) is kept as a second identifier.
+(group letters, benefit level, province, BHXH number) is kept as a second identifier. The validity dates and, on
+old cards, the benefit level (1-5) become the reading's `insurance`; a validity date that cannot be read is left
+unknown with a warning (the card still identifies its holder).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind, IdentifierSystems
-from lookup.domain.model import Identifier, ScanKind, ScanReading, Sex
-from scanners.payloads.common import PayloadError, card_holder, clean_text, identifier, parse_birth
+from lookup.domain.model import Eligibility, Identifier, ScanKind, ScanReading, Sex
+from scanners.payloads.common import PayloadError, card_holder, clean_text, identifier, parse_birth, parse_date
 
 _OLD_CARD = re.compile(r"([A-Z]{2})([1-5])([0-9]{2})([0-9A-Z]{10})")
 _NEW_CARD = re.compile(r"[0-9]{10}")
@@ -36,6 +39,17 @@ def _hex_text(value: str, what: str) -> str:
         return clean_text(bytes.fromhex(value).decode("utf-8"))
     except UnicodeDecodeError:
         raise PayloadError(f"the insurance card's {what} is not UTF-8 text") from None
+
+
+def _validity(fields: list[str], at: int, what: str, warnings: list[str]) -> dt.date | None:
+    """The validity date in field `at`; None when absent, `-` (open-ended) or unreadable (then with a warning)."""
+    if len(fields) <= at or fields[at] in ("", "-"):
+        return None
+    try:
+        return parse_date(fields[at], what=what)
+    except PayloadError as exc:
+        warnings.append(f"{exc}; the card's validity is not known from the card")
+        return None
 
 
 def parse_bhyt(text: str, systems: IdentifierSystems = DEFAULT_TABLE) -> ScanReading:
@@ -91,9 +105,17 @@ def parse_bhyt(text: str, systems: IdentifierSystems = DEFAULT_TABLE) -> ScanRea
     identifiers: list[Identifier] = [identifier(IdentifierKind.BHYT, bhxh, systems)]
     if old is not None and in_card.isdigit():
         identifiers.append(identifier(IdentifierKind.BHYT, card, systems))
+    insurance = Eligibility(
+        card_number=card,
+        valid_from=_validity(fields, 6, "insurance card's valid-from date", warnings),
+        valid_to=_validity(fields, 7, "insurance card's valid-to date", warnings),
+        benefit_level=int(old.group(2)) if old is not None else None,
+        source="card",
+    )
     return ScanReading(
         kind=ScanKind.BHYT,
         identifiers=tuple(identifiers),
         demographics=card_holder(name, birth_date=birth_date, birth_year=birth_year, sex=sex, address=address),
         warnings=tuple(warnings),
+        insurance=insurance,
     )

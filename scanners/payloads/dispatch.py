@@ -15,6 +15,7 @@ from scanners.payloads.common import PayloadError, clean_text
 from scanners.payloads.numbers import parse_number
 from scanners.payloads.shc import ShcChunks, looks_like_shc, parse_shc
 from scanners.payloads.shl import looks_like_shl, parse_shl
+from scanners.payloads.temporary import looks_like_temporary, parse_temporary
 
 _NUMBERISH = re.compile(r"[0-9A-Za-z .\-]{6,24}")
 MAX_TEXT = 8192
@@ -51,6 +52,8 @@ def _parse(text: str, trust: TrustList | None, systems: IdentifierSystems, chunk
         return parse_cccd(cleaned, systems)
     if looks_like_bhyt(cleaned):
         return parse_bhyt(cleaned, systems)
+    if looks_like_temporary(cleaned):
+        return parse_temporary(cleaned, systems)
     if _NUMBERISH.fullmatch(cleaned):
         return parse_number(cleaned, systems)
     raise PayloadError("the code is none of the supported identity payloads")

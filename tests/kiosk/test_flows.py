@@ -330,7 +330,11 @@ async def test_a_fault_in_a_screen_becomes_a_notice_and_a_fresh_start(tmp_path: 
     app = build_app(settings)
     async with app.run_test(size=SIZE) as pilot:
         app.push_screen(_BrokenScreen(app.context))
-        await asyncio.sleep(0.3)
+        # `wait_until` stops at the first fault; here the fault is what is awaited (up to 10 s).
+        for _ in range(1000):
+            if isinstance(app.screen, NoticeDialog):
+                break
+            await asyncio.sleep(0.01)
         await pilot.pause()
         assert app.faults[0] == "RuntimeError"
         assert app.is_running and isinstance(app.screen, NoticeDialog)

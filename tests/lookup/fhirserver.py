@@ -29,6 +29,8 @@ from lookup.trust.trust_list import TrustedKey, TrustList
 
 CCCD = "http://fhir.hl7.org.vn/core/sid/cccd"
 BHYT = "http://fhir.hl7.org.vn/core/sid/bhyt"
+TEMPORARY = "http://fhir.hl7.org.vn/core/sid/temporary"
+BENEFIT_LEVEL = "http://fhir.hl7.org.vn/core/StructureDefinition/bhyt-benefit-level"
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -124,12 +126,26 @@ class Faulty:
     tokens_issued: int = 0
     valid_tokens: set[str] = field(default_factory=set)
     token_lifetime: int = 3600
+    provenances: list[dict[str, Any]] = field(default_factory=list)
+    """Of identity links and undos, newest last."""
+    expired_cards: set[str] = field(default_factory=set)
+    """Insurance card numbers the simulated gateway answers as no longer in force."""
 
     def trust(self) -> TrustList:
         public = ECKey.import_key(self.key.as_dict(private=False))
         return TrustList(
             [TrustedKey(kid=self.kid, key=public, facility_code="01001", facility_name="Bệnh viện Bạch Mai")]
         )
+
+    def headers_of(self, request: str) -> list[dict[str, str]]:
+        """The headers of every request whose line (`GET Patient/p1/$summary`) ends with `request`, oldest first.
+
+        A client's audit outbox sends in the background, so "the last request" may be any of them: a test picks the
+        request it means. The server thread appends the request line before its headers; a reader in another thread
+        may see one list a request ahead, so only requests with both are paired."""
+        count = min(len(self.requests), len(self.headers_seen))
+        pairs = zip(self.requests[:count], self.headers_seen[:count], strict=True)
+        return [headers for line, headers in pairs if line.endswith(request)]
 
     def add(self, pid: str, cccd: str, *, consent: bool = True, allergy: str = "Penicillin") -> None:
         self.patients[pid] = patient_json(pid, cccd, "Nguyễn", ["Thị", "Lan"], "1990-04-12", "female")
@@ -236,7 +252,100 @@ class Faulty:
                 self.appointments[parts[1]] = orjson.loads(body)
             a = self.appointments.get(parts[1])
             return (200, a, {}) if a else (404, _outcome("not-found", "no such appointment"), {})
+        identity = self.identity_route(method, parts, params, body)
+        if identity is not None:
+            return identity[0], identity[1], {}
         return 404, _outcome("not-found", "unknown path"), {}
+
+    # -- unknown patients and insurance (the contract of `sandbox.server`, kept small) ----------------------------
+
+    def identity_route(
+        self, method: str, parts: list[str], params: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]] | None:
+        if parts == ["Patient"] and method == "POST":
+            return self._create(orjson.loads(body))
+        if parts[0] == "Patient" and len(parts) == 3 and method == "POST" and parts[1] in self.patients:
+            if parts[2] == "$link-identity":
+                real = orjson.loads(body)["parameter"][0]["valueReference"]["reference"].removeprefix("Patient/")
+                return self._link(parts[1], real)
+            if parts[2] == "$unlink-identity":
+                return self._unlink(parts[1])
+        if parts == ["Provenance"] and method == "GET":
+            wanted = params.get("target", "")
+            return 200, _searchset([p for p in self.provenances if p["target"][0]["reference"] == wanted])
+        if parts == ["CoverageEligibilityRequest"] and method == "POST":
+            return 200, self._eligibility(orjson.loads(body))
+        return None
+
+    def _create(self, resource: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        ids = resource.get("identifier") or []
+        if len(ids) != 1 or ids[0].get("system") != TEMPORARY:
+            return 400, _outcome("invalid", "exactly one temporary identifier")
+        for held in self.patients.values():
+            if ids[0] in held["identifier"]:
+                return 200, held
+        pid = f"tmp-{uuid.uuid4().hex[:12]}"
+        self.patients[pid] = {**resource, "id": pid}
+        return 201, self.patients[pid]
+
+    def _link(self, temp: str, real: str) -> tuple[int, dict[str, Any]]:
+        if real not in self.patients:
+            return 404, _outcome("not-found", "no such target patient")
+        if self.patients[temp].get("link") or self.patients[real]["identifier"][0]["system"] == TEMPORARY:
+            return 409, _outcome("conflict", "already linked, or the target is itself temporary")
+        self.patients[temp] = {
+            **self.patients[temp],
+            "active": False,
+            "link": [{"other": {"reference": f"Patient/{real}"}, "type": "replaced-by"}],
+        }
+        self.patients[real] = {
+            **self.patients[real],
+            "link": [{"other": {"reference": f"Patient/{temp}"}, "type": "replaces"}],
+        }
+        self._provenance(temp, real, "link")
+        return 200, self.patients[temp]
+
+    def _unlink(self, temp: str) -> tuple[int, dict[str, Any]]:
+        links = self.patients[temp].get("link") or []
+        if not links:
+            return 409, _outcome("conflict", "not linked")
+        real = links[0]["other"]["reference"].removeprefix("Patient/")
+        self.patients[temp] = {k: v for k, v in self.patients[temp].items() if k != "link"} | {"active": True}
+        self.patients[real] = {k: v for k, v in self.patients[real].items() if k != "link"}
+        self._provenance(temp, real, "unlink")
+        return 200, self.patients[temp]
+
+    def _provenance(self, temp: str, real: str, code: str) -> None:
+        self.provenances.append(
+            {
+                "resourceType": "Provenance",
+                "id": f"prov-{len(self.provenances) + 1}",
+                "target": [{"reference": f"Patient/{temp}"}],
+                "entity": [{"role": "source", "what": {"reference": f"Patient/{real}"}}],
+                "activity": {"coding": [{"code": code}]},
+                "recorded": f"2026-03-01T08:{len(self.provenances):02d}:00+00:00",
+                "agent": [
+                    {"who": {"identifier": {"system": "urn:kiosk:client", "value": "demo-er"}}},
+                    {"who": {"identifier": {"system": "urn:kiosk:staff", "value": "bs-an"}}},
+                ],
+            }
+        )
+
+    def _eligibility(self, request: dict[str, Any]) -> dict[str, Any]:
+        card = next(c for c in request["contained"] if c["resourceType"] == "Coverage")["subscriberId"]
+        expired = card in self.expired_cards
+        return {
+            "resourceType": "CoverageEligibilityResponse",
+            "status": "active",
+            "outcome": "complete",
+            "insurance": [
+                {
+                    "inforce": not expired,
+                    "benefitPeriod": {"start": "2020-01-01", "end": "2020-12-31" if expired else "2099-12-31"},
+                    "extension": [{"url": BENEFIT_LEVEL, "valueInteger": 4}],
+                }
+            ],
+        }
 
     def capability(self) -> dict[str, Any]:
         operations = [{"name": "summary", "definition": "x/Patient-summary"}] if self.with_summary else []

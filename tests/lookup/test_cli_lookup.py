@@ -16,7 +16,7 @@ from tests.lookup.conftest import CARD, OTHER
 from tests.lookup.fhirserver import CCCD, Faulty, free_port, serve
 
 KEYS = {"status", "source", "age_seconds", "patient", "candidates", "summary", "message"}
-KEYS |= {"card", "record", "differs", "fallback"}
+KEYS |= {"card", "record", "differs", "fallback", "reached_through"}
 
 
 @pytest.fixture(scope="module")

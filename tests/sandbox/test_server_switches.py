@@ -46,7 +46,8 @@ def test_switched_off_operations_and_import(tmp_path: Path) -> None:
     with start_sandbox(config) as sandbox, authorised_client(sandbox.base_url, "demo-er") as er:
         capability = httpx.get(f"{sandbox.base_url}/metadata").json()
         assert capability["rest"][0]["operation"] == []
-        assert "operation" not in capability["rest"][0]["resource"][0]
+        patient_operations = {o["name"] for o in capability["rest"][0]["resource"][0]["operation"]}
+        assert patient_operations == {"link-identity", "unlink-identity"}
         body = {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": IMPORTED[0]}]}
         for response in (er.post("Patient/$match", json=body), er.get("Patient/p1/$summary")):
             assert response.status_code == 404

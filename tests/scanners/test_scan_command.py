@@ -45,7 +45,7 @@ def test_cards_and_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert card["text"] == CARD_2024
     assert card["identifiers"] == [{"system": "http://fhir.hl7.org.vn/core/sid/cccd", "value": "093186002237"}]
     assert card["demographics"]["given"] == "Thư" and card["demographics"]["birth_date"] == "1986-01-11"
-    assert card["signature"] == {"status": "unsigned", "issuer": None}
+    assert card["signature"] == {"status": "unsigned", "issuer": None, "reason": None}
     assert out[1]["results"][0]["kind"] == "bhyt"
     assert out[2]["results"] == [] and "no such file" in out[2]["error"]
 
@@ -69,7 +69,7 @@ def test_three_part_health_card_verifies(
     code, out = _scan(capsys, *parts)
     assert code == 0
     assert [o["results"][0]["kind"] for o in out] == ["shc", "shc", "shc"]
-    assert out[-1]["results"][0]["signature"] == {"status": "valid", "issuer": SHC_ISSUER}
+    assert out[-1]["results"][0]["signature"] == {"status": "valid", "issuer": SHC_ISSUER, "reason": None}
     assert out[0]["results"][0]["warnings"]
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from lookup.domain.identifiers import DEFAULT_TABLE, IdentifierKind
 from lookup.domain.provinces import OLD_PROVINCES_BY_NAME
+from lookup.domain.temporary import TEMPORARY_SYSTEM, UNKNOWN_EXTENSION, temporary_alias
 from sandbox.server.config import SandboxConfig
 from sandbox.server.runner import RunningSandbox, start_sandbox
 from sandbox.synthetic.clinical import AppointmentPlan, ReferralPlan, events, has_consent, has_documents
@@ -112,3 +113,50 @@ def agent_ids(event: Json) -> set[str]:
         found.add(str(who.get("display", "")))
         found.add(str((who.get("identifier") or {}).get("value", "")))
     return found - {""}
+
+
+def temporary_body(number: str, *, gender: str = "unknown", birth_year: str | None = None) -> Json:
+    """A temporary Patient as the ER's kiosk registers it (the number made by `new_temporary_number`)."""
+    body: Json = {
+        "resourceType": "Patient",
+        "identifier": [{"system": TEMPORARY_SYSTEM, "value": number}],
+        "name": [{"use": "temp", "text": temporary_alias(number)}],
+        "gender": gender,
+        "extension": [
+            {
+                "url": UNKNOWN_EXTENSION,
+                "extension": [
+                    {"url": "arrival", "valueDateTime": "2026-01-05T22:10:00+07:00"},
+                    {"url": "estimatedAge", "valueInteger": 40},
+                    {"url": "description", "valueString": "áo khoác xanh, tìm thấy ở bến xe"},
+                ],
+            }
+        ],
+    }
+    if birth_year is not None:
+        body["birthDate"] = birth_year
+    return body
+
+
+def eligibility_body(card: str) -> Json:
+    """A CoverageEligibilityRequest naming a health-insurance card by a contained Coverage."""
+    bhyt = DEFAULT_TABLE.system(IdentifierKind.BHYT)
+    return {
+        "resourceType": "CoverageEligibilityRequest",
+        "status": "active",
+        "purpose": ["validation"],
+        "contained": [
+            {
+                "resourceType": "Coverage",
+                "id": "card",
+                "status": "active",
+                "subscriberId": card,
+                "beneficiary": {"identifier": {"system": bhyt, "value": card}},
+                "payor": [{"display": "Bảo hiểm xã hội Việt Nam"}],
+            }
+        ],
+        "patient": {"identifier": {"system": bhyt, "value": card}},
+        "created": "2026-01-05",
+        "insurer": {"display": "Bảo hiểm xã hội Việt Nam"},
+        "insurance": [{"coverage": {"reference": "#card"}}],
+    }

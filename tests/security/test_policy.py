@@ -21,6 +21,7 @@ import pytest
 
 import sandbox as sandbox_package
 from lookup.domain.model import LookupStatus
+from lookup.domain.temporary import new_temporary_number
 from lookup.service.lookup_service import LookupService
 from lookup.transport.config import ServerConfig
 from lookup.trust.trust_list import TrustList
@@ -30,8 +31,10 @@ from tests.security.policy_world import (
     Json,
     booked_today,
     client_for,
+    eligibility_body,
     people,
     referred_to,
+    temporary_body,
     world,
 )
 
@@ -284,8 +287,15 @@ def test_every_row_of_the_policy_table_is_what_the_server_answers(sandbox: Runni
     _, referral = referred_to(RECEPTION_FACILITY, consent=True)
     existing = str(uuid.uuid4())
     assert er.put(f"AuditEvent/{existing}", json=_audit_body()).status_code == 201
+    temporary = er.post("Patient", json=temporary_body(new_temporary_number()))
+    assert temporary.status_code == 201, temporary.text
     p = person.person
     bodies: dict[str, Any] = {
+        "Patient/TMP": {
+            "resourceType": "Parameters",
+            "parameter": [{"name": "target", "valueReference": {"reference": f"Patient/{person.id}"}}],
+        },
+        "CoverageEligibilityRequest": eligibility_body("DN4010123456789"),
         "Patient/$match": _match_body(
             {
                 "resourceType": "Patient",
@@ -316,9 +326,12 @@ def test_every_row_of_the_policy_table_is_what_the_server_answers(sandbox: Runni
                     referral=referral.id,
                     new_event=uuid.uuid4(),
                     event=existing,
+                    temporary=temporary.json()["id"],
                 )
                 path, _, query = filled.partition("?")
                 body = next((b for prefix, b in bodies.items() if path.startswith(prefix)), None)
+                if path == "Patient":
+                    body = temporary_body(new_temporary_number())
                 params = httpx.QueryParams(dict(parse_qsl(query)))
                 answer = client.request(method, path, params=params, json=body if method in ("POST", "PUT") else None)
                 expected = expected_status(role, route)
