@@ -26,6 +26,7 @@ from textual.widgets import Input, TextArea
 from kiosk.activity import Clock, LookupActivity, system_clock
 from kiosk.demo_hint import DemoHint
 from kiosk.dialogs.break_glass import BreakGlassDialog
+from kiosk.dialogs.link_identity import LinkIdentityDialog
 from kiosk.dialogs.notice import NoticeDialog
 from kiosk.dialogs.staff_pin import StaffPinDialog
 from kiosk.dialogs.unverified_card import UnverifiedCardDialog
@@ -36,15 +37,18 @@ from kiosk.screens.candidates import CandidatesScreen
 from kiosk.screens.identity import IdentityConfirmed
 from kiosk.screens.routing import AskBreakGlass, ShowScreen, next_step
 from kiosk.screens.search import SearchScreen
+from kiosk.screens.unknown import UnknownPatientScreen
+from kiosk.screens.visit import VisitScreen
 from kiosk.screens.waiting import WaitingScreen
 from kiosk.services.ports import CameraHandle, KioskServices
-from kiosk.settings import Settings
+from kiosk.settings import Mode, Settings
 from kiosk.staff_lock import StaffLock
 from kiosk.widgets.context import KioskContext
 from kiosk.widgets.messages import (
     BreakGlassRequested,
     CameraStatusChanged,
     CandidateChosen,
+    IdentityLinkRequested,
     LookupFailed,
     LookupFinished,
     LookupProgressed,
@@ -56,6 +60,8 @@ from kiosk.widgets.messages import (
 from kiosk.widgets.progress import LookupProgress
 from kiosk.widgets.theme import HIGH_CONTRAST
 from lookup import LookupOutcome, LookupSource, LookupStatus, ScanKind, ScanResult
+from lookup.domain.model import Eligibility, Identifier
+from lookup.domain.temporary import TEMPORARY_SYSTEM
 
 if TYPE_CHECKING:
     from lookup import LookupStep, Progress
@@ -79,6 +85,7 @@ class KioskApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f2", "search", "search", show=False),
+        Binding("f6", "unknown_patient", "unidentified patient", show=False),
         Binding("f3", "toggle_language", "language", show=False, priority=True),
         Binding("f9", "admin", "admin", show=False),
         Binding("f10", "sign_out", "sign out", show=False, priority=True),
@@ -109,6 +116,11 @@ class KioskApp(App[None]):
         self._consent_patient: str | None = None
         self._glass_attempt: str | None = None
         """The patient a break-glass request was last sent for: a consent answer to it means the reason was refused."""
+        self._linking: tuple[str, SearchScreen] | None = None
+        """The temporary number being linked and the search opened for it: while that search (or what it opened) is
+        on screen, the next patient a lookup finds is offered as the real identity."""
+        self._card_insurance: Eligibility | None = None
+        """The validity the last scanned insurance card states, shown (and checked) on the visit screen it opens."""
         self.faults: list[str] = []
         """Type names of unexpected faults the app recovered from (shown as a notice, never as a traceback)."""
         self._delivering = False
@@ -239,7 +251,7 @@ class KioskApp(App[None]):
 
     def _wedge_takes(self, event: events.Key) -> bool:
         """Feed a key to the wedge detector unless a text field has it; True when the detector took the key."""
-        dialogs = BreakGlassDialog | NoticeDialog | UnverifiedCardDialog | StaffPinDialog
+        dialogs = BreakGlassDialog | NoticeDialog | UnverifiedCardDialog | StaffPinDialog | LinkIdentityDialog
         if self._typing_in_field() or isinstance(self.screen, dialogs):
             return False
         if event.key == "enter":
@@ -285,6 +297,15 @@ class KioskApp(App[None]):
         if not isinstance(self.screen, SearchScreen):
             self.push_screen(SearchScreen(self.context))
 
+    def action_unknown_patient(self) -> None:
+        """The ER's registration of a person nobody can identify; never in the lobby or at reception, and only with a
+        staff member signed in (the server records who registered them)."""
+        if self.settings.mode is not Mode.ER or isinstance(self.screen, UnknownPatientScreen):
+            return
+        if self.staff_lock.blocks_lookup():
+            return
+        self.push_screen(UnknownPatientScreen(self.context))
+
     def action_admin(self) -> None:
         if self.staff_lock.locked:
             self.staff_lock.unlock("admin")
@@ -302,6 +323,8 @@ class KioskApp(App[None]):
     def action_start_over(self) -> None:
         """Forget the patient: cancel lookups, clear every screen above the start, clear what it showed."""
         self._generation += 1
+        self._linking = None
+        self._card_insurance = None
         self.workers.cancel_group(self, "lookup")
         self.clear_notifications()
         while len(self.screen_stack) > 1:
@@ -381,11 +404,13 @@ class KioskApp(App[None]):
     def _look_up_scan(self, scan: ScanResult, go: bool | None = True) -> None:
         if not go:
             return
+        self._card_insurance = scan.insurance
         self._start_lookup("lookup-scan", lambda progress: self.services.lookup.get().by_scan(scan, progress=progress))
 
     @on(SearchRequested)
     def _search_requested(self, message: SearchRequested) -> None:
         self._keep_candidates = False
+        self._card_insurance = None
         query = message.query
         self._start_lookup(
             "lookup-search", lambda progress: self.services.lookup.get().by_demographics(query, progress=progress)
@@ -466,8 +491,14 @@ class KioskApp(App[None]):
             return  # the person was signed out while it ran: nothing is shown to whoever stands there now
         self.activity.record()
         self._deliver_outbox()
+        if self._linking is not None and self._linking[1] not in self.screen_stack:
+            self._linking = None  # the nurse left the search opened for linking: lookups are lookups again
+        if self._linking is not None and self._offer_link(self._linking[0], outcome):
+            return
         step = next_step(self.context, message.outcome, self.services.lookup.get())
         attempted, self._glass_attempt = self._glass_attempt, None
+        if isinstance(step, ShowScreen) and isinstance(step.screen, VisitScreen) and step.screen.insurance is None:
+            step.screen.insurance = self._card_insurance
         if isinstance(step, ShowScreen):
             self._show(step.screen)
         elif isinstance(step, AskBreakGlass):
@@ -478,6 +509,62 @@ class KioskApp(App[None]):
             self.push_screen(dialog, self._break_glass_reason)
         else:
             self._notice(step.title_key, step.body_key, detail=step.detail, alert=step.alert)
+
+    # -- linking a temporary identity to the real patient --------------------------------------------------------
+
+    @on(IdentityLinkRequested)
+    def _identity_link_requested(self, message: IdentityLinkRequested) -> None:
+        if message.unlink:
+            dialog = LinkIdentityDialog(self.t, message.number, message.patient, action="unlink")
+            self.push_screen(dialog, partial(self._confirmed_unlink, message.number))
+            return
+        # The real person is found the normal way (scan, typed number, or a search with candidates to choose from).
+        search = SearchScreen(self.context)
+        self._linking = (message.number, search)
+        self.push_screen(search)
+        self.notify(self.t("link.scan-real"), title=self.t("link.button"), timeout=8, markup=False)
+
+    def _offer_link(self, number: str, outcome: LookupOutcome) -> bool:
+        """When the lookup that finished found one patient while linking: ask to confirm the link (True)."""
+        found = outcome.patient or (outcome.summary.patient if outcome.summary else None)
+        if outcome.status not in (LookupStatus.FOUND, LookupStatus.CONSENT_REQUIRED) or found is None:
+            return False  # candidates, not found, offline: shown as usual, and the next lookup is offered again
+        self._linking = None
+        if any(i.system == TEMPORARY_SYSTEM for i in found.identifiers):
+            self._notice("link.failed.title", "link.not-real", alert=True)
+            return True
+        self.push_screen(LinkIdentityDialog(self.t, number, found), partial(self._confirmed_link, number, found.id))
+        return True
+
+    def _confirmed_link(self, number: str, patient_id: str, go: bool | None) -> None:
+        if go:
+            call = partial(self._identity_operation, number, patient_id)
+            self.run_worker(call(), name="identity-link", group="identity", exclusive=True, exit_on_error=False)
+
+    def _confirmed_unlink(self, number: str, go: bool | None) -> None:
+        if go:
+            call = partial(self._identity_operation, number, None)
+            self.run_worker(call(), name="identity-unlink", group="identity", exclusive=True, exit_on_error=False)
+
+    async def _identity_operation(self, number: str, patient_id: str | None) -> None:
+        """Link (to `patient_id`) or undo the link, then open the temporary number again: the real patient, reached
+        through it, after a link; the temporary identity after an undo."""
+        service = self.services.lookup.get()
+        try:
+            result = await (service.link(number, patient_id) if patient_id else service.unlink(number))
+        except Exception as exc:  # the service answers with outcomes; anything else is a notice, not a trace
+            log.error("identity link failed: %s", type(exc).__name__)
+            result = None
+        if result is None or result.status not in ("linked", "unlinked"):
+            log.info("identity link refused: %s", result.status if result else "fault")
+            self._notice("link.failed.title", "link.failed.body", alert=True)
+            return
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        temporary = Identifier(system=TEMPORARY_SYSTEM, value=number)
+        self._start_lookup(
+            "lookup-temporary", lambda progress: self.services.lookup.get().by_identifier(temporary, progress=progress)
+        )
 
     def _break_glass_reason(self, reason: str | None) -> None:
         if reason and self._consent_patient is not None:

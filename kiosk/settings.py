@@ -56,6 +56,11 @@ def default_key_file(cache_dir: Path) -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME)) / "keys" / f"{resolved.name or 'cache'}-{tag}.key"
 
 
+def default_print_dir() -> Path:
+    """Wristbands printed from the app are written here (PNG and PDF) before they go to the printer."""
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "prints"
+
+
 def default_audit_journal_dir() -> Path:
     """Audit events neither the cache nor the server could take wait here, outside the cache folder."""
     return Path(platformdirs.user_state_dir(APP_NAME)) / "audit-journal"
@@ -121,6 +126,9 @@ class Settings(BaseSettings):
     """`kiosk serve`: the address browsers use (scheme://host:port) when it is not the bound one."""
     printer: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,126}$")] = None
     """`kiosk print`: the system print queue (`lp -d NAME`) for wristbands and tickets when no `--printer` is given."""
+    print_dir: Path = Field(default_factory=default_print_dir)
+    """The app's wristband prints: the folder their PNG and PDF files are written to (sent on to `printer` when set).
+    They name a patient's temporary identity: a folder only the kiosk's user reads."""
     print_font_dir: Path | None = None
     """`kiosk print`: a folder holding DejaVuSans.ttf, DejaVuSans-Bold.ttf and DejaVuSansMono-Bold.ttf, when the
     system's (Debian's fonts-dejavu-core) are not where Debian puts them."""

@@ -13,6 +13,7 @@ from textual.widgets import Button, Input
 
 from kiosk.i18n import Translator
 from kiosk.widgets.context import format_date
+from kiosk.widgets.patient import identifier_label
 from kiosk.widgets.words import Words
 from lookup import PatientRecord
 
@@ -95,6 +96,6 @@ def _who(t: Translator, patient: PatientRecord) -> str:
     elif person.birth_year is not None:
         parts.append(f"{t('patient.born')}: {person.birth_year}")
     for identifier in patient.identifiers[:1]:
-        label = identifier.system.rstrip("/").rsplit("/", 1)[-1].upper()
+        label = identifier_label(t, identifier)
         parts.append(f"{label} {identifier.value}")
     return t("breakglass.patient", who=" · ".join(parts))

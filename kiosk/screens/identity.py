@@ -22,7 +22,7 @@ from textual.widgets import Button
 from kiosk.screens.base import KioskScreen
 from kiosk.widgets.context import KioskContext, format_date
 from kiosk.widgets.messages import SearchRequested
-from kiosk.widgets.patient import sex_words
+from kiosk.widgets.patient import identifier_label, sex_words
 from kiosk.widgets.words import Words, cell
 from lookup import Demographics, LookupOutcome, PatientRecord
 
@@ -81,7 +81,7 @@ class IdentityMismatchScreen(KioskScreen):
             mark = Text(f"✘ {label}" if field in differs else f"  {label}", style=style)
             table.add_row(mark, cell(on_card, style), cell(on_record, style))
         for identifier in self.patient.identifiers:
-            label = identifier.system.rstrip("/").rsplit("/", 1)[-1].upper()
+            label = identifier_label(self.context.t, identifier)
             table.add_row(cell(f"  {label}"), cell(""), cell(identifier.value))
         return table
 

@@ -4,8 +4,12 @@ server gives, and (reception) referrals. The lobby shows appointments as time, d
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -16,15 +20,29 @@ from textual.widget import Widget
 from textual.widgets import Button
 
 from kiosk.dialogs.notice import NoticeDialog
+from kiosk.dialogs.second_factor import SecondFactorDialog
 from kiosk.screens.base import KioskScreen
+from kiosk.screens.lobby_ticket import LobbyTicketScreen, print_ticket
 from kiosk.screens.summary import outcome_warnings
 from kiosk.widgets.context import KioskContext
+from kiosk.widgets.insurance import insurance_lines, ticket_flag
 from kiosk.widgets.messages import AppointmentsLoaded, CheckInFinished
 from kiosk.widgets.patient import PatientCard
 from kiosk.widgets.sections import Section, SectionList, referral_rows
 from kiosk.widgets.ticket import TicketCard
 from kiosk.widgets.words import Words
-from lookup import CHIEF_COMPLAINTS, Appointment, Department, LookupOutcome, LookupStatus, PatientRecord, WalkInResult
+from lookup import (
+    CHIEF_COMPLAINTS,
+    Appointment,
+    Department,
+    LookupOutcome,
+    LookupStatus,
+    PatientRecord,
+    Ticket,
+    WalkInResult,
+)
+from lookup.domain.model import Eligibility
+from lookup.domain.second_factor import second_factor
 
 if TYPE_CHECKING:
     from lookup import LookupService
@@ -47,9 +65,14 @@ class VisitScreen(KioskScreen):
         lookup: LookupService,
         *,
         appointments: list[Appointment] | None = None,
+        insurance: Eligibility | None = None,
     ) -> None:
         super().__init__(context)
         self.outcome = outcome
+        self.insurance = insurance
+        """The scanned insurance card's validity: the card's own dates until the gateway answers (reception only)."""
+        self._insurance_asked = False
+        self._insurance_answered = False
         self.patient = patient
         self.appointments = appointments
         """Today's appointments; None until loaded (given up front, they are not asked of the server)."""
@@ -63,6 +86,8 @@ class VisitScreen(KioskScreen):
         self._walk_in_key = uuid.uuid4().hex
         """One walk-in per visit screen: pressing again after a failure retries the same visit, never a second."""
         self.walk_in_result: WalkInResult | None = None
+        self.second_factor_passed = not context.lobby
+        """In the lobby, whoever holds the card answered the second factor; elsewhere staff act, and it is not asked."""
 
     def hint_keys(self) -> tuple[str, ...]:
         return ("hint.lang",) if self.context.lobby else self.HINT_KEYS
@@ -77,6 +102,9 @@ class VisitScreen(KioskScreen):
         t = self.context.t
         yield Words(t("visit.welcome-lobby" if self.context.lobby else "visit.title"), classes="headline")
         yield PatientCard(self.context, self.patient, id="patient")
+        if self.insurance is not None and not self.context.lobby:
+            lines = insurance_lines(self.context, self.insurance, checking=not self._insurance_answered)
+            yield Vertical(*lines, id="insurance")
         with VerticalScroll(id="visit"):
             yield Words(t("visit.appointments"), classes="section-title")
             yield Vertical(*self._appointment_rows(), id="appointments")
@@ -126,10 +154,25 @@ class VisitScreen(KioskScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        if self.insurance is not None and not self.context.lobby and not self._insurance_asked:
+            self._insurance_asked = True
+            self.run_worker(self._check_insurance(self.insurance), name="insurance", group="insurance", exclusive=True)
         if self.appointments is None:
             self.run_worker(self._load_appointments(), name="appointments-today", group="visit", exclusive=True)
         else:
             self._focus_first_action()
+
+    async def _check_insurance(self, card: Eligibility) -> None:
+        """The insurance gateway's word on the card (the service falls back to the card's own dates)."""
+        try:
+            answer = await self._lookup.eligibility(card.card_number, card)
+        except Exception as exc:  # the card's own dates stay on screen, said to come from the card
+            log.error("insurance check failed: %s", type(exc).__name__)
+            answer = card
+        self.insurance, self._insurance_answered = answer, True
+        box = self.query_one("#insurance", Vertical)
+        await box.remove_children()
+        await box.mount_all(insurance_lines(self.context, answer))
 
     async def _load_appointments(self) -> None:
         from lookup import WrongPatientError  # loaded with the service, which is running by now
@@ -164,8 +207,14 @@ class VisitScreen(KioskScreen):
     @on(CheckInFinished)
     async def _checked_in(self, message: CheckInFinished) -> None:
         await self.show_check_in(message.appointment_id, message.status)
-        if message.ticket is not None:
-            await self._show_in_walk_in([TicketCard(self.context.t, message.ticket, id="ticket")])
+        if message.ticket is not None and self.context.lobby:
+            booked = next((a for a in self.appointments or [] if a.id == message.appointment_id), None)
+            self._show_lobby_ticket(message.ticket, (booked.department if booked else None) or "")
+        elif message.ticket is not None:
+            ticket = TicketCard(self.context.t, message.ticket, id="ticket")
+            await self._show_in_walk_in([*ticket_flag(self.context, self.insurance), ticket])
+            booked = next((a for a in self.appointments or [] if a.id == message.appointment_id), None)
+            self._print_desk_ticket(message.ticket, (booked.department if booked else None) or "")
 
     # -- walk-in: no appointment today ---------------------------------------------------------------------------
     async def _show_in_walk_in(self, widgets: list[Widget]) -> None:
@@ -223,10 +272,16 @@ class VisitScreen(KioskScreen):
     def _department_pressed(self, event: Button.Pressed) -> None:
         position = int((event.button.id or "-1").rsplit("-", 1)[-1])
         if 0 <= position < len(self.departments):
-            for button in self.query(".department").results(Button):
-                button.disabled = True
             code = self.departments[position].code
-            self.run_worker(self._walk_in(code), name="walk-in", group="walk-in", exclusive=True, exit_on_error=False)
+
+            def walk_in() -> None:
+                for button in self.query(".department").results(Button):
+                    button.disabled = True
+                self.run_worker(
+                    self._walk_in(code), name="walk-in", group="walk-in", exclusive=True, exit_on_error=False
+                )
+
+            self._on_their_behalf(walk_in)
 
     async def _walk_in(self, department: str) -> None:
         complaint = None if self.context.lobby else self.complaint
@@ -237,8 +292,15 @@ class VisitScreen(KioskScreen):
             result = WalkInResult(status="failed", key=self._walk_in_key)
         self.walk_in_result = result
         t = self.context.t
-        if result.status == "checked-in" and result.ticket is not None:
-            await self._show_in_walk_in([TicketCard(t, result.ticket, id="ticket")])
+        if result.status == "checked-in" and result.ticket is not None and self.context.lobby:
+            name = next((d.name for d in self.departments if d.code == department), department)
+            self._show_lobby_ticket(result.ticket, name)
+        elif result.status == "checked-in" and result.ticket is not None:
+            flag = ticket_flag(self.context, self.insurance)
+            await self._show_in_walk_in([*flag, TicketCard(t, result.ticket, id="ticket")])
+            self._print_desk_ticket(
+                result.ticket, next((d.name for d in self.departments if d.code == department), department)
+            )
         elif result.status in ("checked-in", "queued"):
             await self._show_in_walk_in([Words(t("walkin.queued"), classes="checkin-result", id="walk-in-queued")])
         else:
@@ -271,9 +333,78 @@ class VisitScreen(KioskScreen):
     def _check_in_pressed(self, event: Button.Pressed) -> None:
         position = int((event.button.id or "-1").rsplit("-", 1)[-1])
         if self.appointments is not None and 0 <= position < len(self.appointments):
-            event.button.disabled = True
+            button = event.button
             appointment_id = self.appointments[position].id
-            self.run_worker(self._check_in(appointment_id), name="check-in", group="checkin", exit_on_error=False)
+
+            def check_in() -> None:
+                button.disabled = True
+                self.run_worker(self._check_in(appointment_id), name="check-in", group="checkin", exit_on_error=False)
+
+            self._on_their_behalf(check_in)
+
+    # -- the lobby: a second factor before acting, the ticket on a screen of its own -------------------------------
+    def _on_their_behalf(self, act: Callable[[], None]) -> None:
+        """Run `act` (a check-in, a walk-in) once the person answered the second factor; at once where it is not
+        asked. Three wrong answers end the session with words that say nothing about the record."""
+        if self.second_factor_passed:
+            act()
+            return
+        t = self.context.t
+        factor = second_factor(self.patient.demographics)
+        lockouts, patient_id = self.context.lockouts, self.patient.id
+        if factor is None or lockouts.locked(patient_id, time.monotonic()):
+            self.app.push_screen(NoticeDialog(t, t("lobby.ask-reception.title"), t("second-factor.unavailable")))
+            return
+
+        def answered(agreed: bool | None) -> None:
+            if agreed:
+                self.second_factor_passed = True
+                act()
+            elif agreed is False:
+                lockouts.failed(patient_id, time.monotonic())
+                self.app.action_start_over()  # type: ignore[attr-defined]
+                self.app.push_screen(NoticeDialog(t, t("lobby.ask-reception.title"), t("second-factor.ended")))
+
+        self.app.push_screen(SecondFactorDialog(t, self.patient.demographics, factor), answered)
+
+    def _print_desk_ticket(self, ticket: Ticket, department: str) -> None:
+        """At reception, the ticket shown is also printed for the patient to carry when a printer is set."""
+        settings = getattr(self.app, "settings", None)
+        printer: str | None = getattr(settings, "printer", None)
+        if printer is None:
+            return
+        font_dir: Path | None = getattr(settings, "print_font_dir", None)
+        self.run_worker(
+            self._print_ticket(ticket, department, printer, font_dir),
+            name="print-desk-ticket",
+            group="print",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def _print_ticket(self, ticket: Ticket, department: str, printer: str, font_dir: Path | None) -> None:
+        from kiosk.printing import PrintError
+
+        t = self.context.t
+        now = self.context.clock().astimezone()
+        try:
+            await asyncio.to_thread(print_ticket, ticket, department, printer, font_dir, now)
+        except PrintError as exc:
+            log.error("ticket not printed: %s", exc)
+            self.app.notify(t("lobby-ticket.print-failed"), severity="error")
+            return
+        self.app.notify(t("desk-ticket.printed"))
+
+    def _show_lobby_ticket(self, ticket: Ticket, department: str) -> None:
+        settings = getattr(self.app, "settings", None)
+        printer: str | None = getattr(settings, "printer", None)
+        font_dir = getattr(settings, "print_font_dir", None)
+        screen = LobbyTicketScreen(self.context, ticket, department, printer=printer, font_dir=font_dir)
+        # In place of this screen: the person is done here, and nothing of it stays beneath the ticket.
+        if self.app.screen is self:
+            self.app.switch_screen(screen)
+        else:
+            self.app.push_screen(screen)
 
     @on(Button.Pressed, "#done")
     async def _done(self) -> None:

@@ -10,6 +10,7 @@ from textual.widgets import Button
 
 from kiosk.demo_hint import DemoHint
 from kiosk.screens.base import KioskScreen
+from kiosk.settings import Mode
 from kiosk.widgets.context import KioskContext
 from kiosk.widgets.words import Words
 
@@ -20,6 +21,8 @@ class WaitingScreen(KioskScreen):
     HINT_KEYS = ("hint.search", "hint.lang", "hint.admin")
 
     def hint_keys(self) -> tuple[str, ...]:
+        if self.context.mode is Mode.ER:
+            return ("hint.search", "hint.unknown", "hint.lang", "hint.admin")
         return ("hint.code", "hint.lang") if self.context.lobby else self.HINT_KEYS
 
     def __init__(self, context: KioskContext, *, hint: DemoHint | None = None) -> None:
@@ -37,6 +40,8 @@ class WaitingScreen(KioskScreen):
         with Horizontal(classes="actions"):
             key = "waiting.type-code" if self.context.lobby else "waiting.search"
             yield self._unfocusable(Button(t(key), id="search", variant="primary"))
+            if self.context.mode is Mode.ER:
+                yield self._unfocusable(Button(t("waiting.unknown"), id="unknown-patient", variant="warning"))
         if self._hint is not None:
             yield Words(self._hint_text(), id="demo-hint", classes="hint")
 
@@ -83,3 +88,7 @@ class WaitingScreen(KioskScreen):
     @on(Button.Pressed, "#search")
     async def _open_search(self) -> None:
         await self.run_action("app.search")
+
+    @on(Button.Pressed, "#unknown-patient")
+    async def _open_unknown(self) -> None:
+        await self.run_action("app.unknown_patient")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from kiosk.activity import Clock
 from kiosk.i18n import Translator
 from kiosk.settings import Mode
+from lookup.domain.second_factor import SecondFactorLockouts
 
 
 @dataclass(slots=True)
@@ -36,6 +37,8 @@ class KioskContext:
     mode: Mode
     staff: SignedIn = field(default_factory=SignedIn)
     network: NetworkState = field(default_factory=NetworkState)
+    lockouts: SecondFactorLockouts = field(default_factory=SecondFactorLockouts)
+    """The lobby's second-factor lockouts, for the life of the app."""
 
     @property
     def lobby(self) -> bool:

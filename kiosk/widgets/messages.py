@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from lookup import Appointment, Demographics, LookupOutcome, ScanResult
+from lookup import Appointment, Demographics, LookupOutcome, PatientRecord, ScanResult
 
 if TYPE_CHECKING:
     from lookup import LookupStep, Ticket
@@ -110,3 +110,13 @@ class CheckInFinished(Message):
     """`checked-in`, `queued` (sent when the server is back) or `failed`."""
     ticket: Ticket | None = None
     """The queue number and room the server gave, when it gave them."""
+
+
+@dataclass
+class IdentityLinkRequested(Message):
+    """The nurse asked to link the temporary identity on screen to a real patient (`unlink`: to undo that link);
+    `patient` is the record on screen (the temporary one to link, the real one to unlink)."""
+
+    number: str
+    patient: PatientRecord
+    unlink: bool = False

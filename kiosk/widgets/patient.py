@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from kiosk.i18n import Translator
 from kiosk.widgets.context import KioskContext, format_date
 from kiosk.widgets.theme import SECONDARY_TEXT
 from kiosk.widgets.words import Words
-from lookup import PatientRecord, Sex, current_province, former_province
+from lookup import Identifier, PatientRecord, Sex, current_province, former_province
+from lookup.domain.temporary import TEMPORARY_SYSTEM
+
+
+def identifier_label(t: Translator, identifier: Identifier) -> str:
+    """The short name of an identifier's kind: the last part of its system (`CCCD`, `BHYT`), and for a temporary
+    number the words for it (its system's last part is an English word)."""
+    if identifier.system == TEMPORARY_SYSTEM:
+        return t("patient.temporary-id")
+    return identifier.system.rstrip("/").rsplit("/", 1)[-1].upper()
 
 
 def sex_words(context: KioskContext, sex: Sex | None) -> str:
@@ -50,6 +60,6 @@ class PatientCard(Words):
         if person.province or person.address:
             text.append(f"   {t('patient.province')}: {province_words(context, person.province, person.address)}")
         for identifier in patient.identifiers:
-            label = identifier.system.rstrip("/").rsplit("/", 1)[-1].upper()
+            label = identifier_label(t, identifier)
             text.append(f"\n{label} {identifier.value}", style=SECONDARY_TEXT)
         return text

@@ -196,8 +196,11 @@ def create_temporary(
     store = caller.state.store
     cols = columns_of(made)
     system = store.system_id(TEMPORARY_SYSTEM)
+    # Consent is taken as given: the record holds only what this ER wrote for someone who cannot be asked, and
+    # nothing another facility shared. Once linked, what it held moves under the real patient's own consent.
+    consent = 1
     row = (made["id"], cols.family, cols.given, cols.given_all, cols.birth_date, cols.birth_year, cols.gender,
-           cols.state, cols.phone, 0, 0, None, None, orjson.dumps(made))  # fmt: skip
+           cols.state, cols.phone, consent, 0, None, None, orjson.dumps(made))  # fmt: skip
     with store.transaction():
         existing = store.patient(made["id"])
         stored = existing or store.add_patient(row, [(made["identifier"][0]["value"], system)])

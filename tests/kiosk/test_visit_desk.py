@@ -5,11 +5,14 @@ large type; a checked-in appointment shows its queue number too."""
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from textual.widgets import Button, Digits, Static
 
 from kiosk.app import KioskApp
@@ -102,6 +105,11 @@ async def test_the_lobby_walk_in_asks_no_complaint(server: RunningSandbox, tmp_p
         await wait_until(pilot, lambda: bool(app.screen.query(".department")))
         assert not app.screen.query(".complaint")
         await pilot.click("#department-1")
+        # The lobby acts on someone's behalf only after the second factor (tests/kiosk/test_lobby_check_in.py).
+        await wait_until(pilot, lambda: bool(app.screen.query("#answer")))
+        for digit in person.birth_date.strftime("%d%m%Y"):
+            await pilot.click(f"#key-{digit}")
+        await pilot.click("#key-ok")
         await wait_until(pilot, lambda: bool(app.screen.query("#ticket")))
         assert shown_ticket(app)[0].startswith("K02-")
 
@@ -135,3 +143,33 @@ async def test_an_offline_walk_in_waits_in_the_outbox_and_the_desk_gives_the_num
             await wait_until(pilot, lambda: bool(app.screen.query("#walk-in-queued")), within=20)
             assert "phát tại quầy" in screen_words(app)
             assert (await app.services.lookup.get().status()).outbox_queued >= 1
+
+
+async def test_a_reception_walk_in_prints_its_ticket_on_the_desk_printer(
+    server: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lp` is a script on PATH that keeps what it is sent (the system print service stands in for CUPS here)."""
+    bin_dir, spool = tmp_path / "bin", tmp_path / "spool"
+    bin_dir.mkdir()
+    spool.mkdir()
+    lp = bin_dir / "lp"
+    lp.write_text(f'#!/bin/sh\n[ "$1" = "-d" ] || exit 2\ncp "$4" "{spool}/$2.pdf" && echo "request id is $2-1"\n')
+    lp.chmod(lp.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    person = with_records(POPULATION)[8]
+    app = build_app(settings_for(server, Mode.RECEPTION, tmp_path / "cache", printer="desk-receipt"))
+    await sign_in(app)
+    async with app.run_test(size=SIZE) as pilot:
+        wedge_scan(app, cccd_qr_text(person))
+        await wait_until(pilot, lambda: isinstance(app.screen, VisitScreen) and app.screen.appointments is not None)
+        await pilot.click("#walk-in-start")
+        await wait_until(pilot, lambda: bool(app.screen.query(".department")))
+        await pilot.click("#complaint-fever")
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: bool(app.screen.query("#ticket")))
+        number, _room = shown_ticket(app)
+        printed = spool / "desk-receipt.pdf"
+        await wait_until(pilot, printed.exists, within=20)
+    text = "".join(page.extract_text() for page in PdfReader(printed).pages)
+    assert number in text, "the printed ticket carries the number on screen"
