@@ -391,9 +391,9 @@ class VisitScreen(KioskScreen):
             await asyncio.to_thread(print_ticket, ticket, department, printer, font_dir, now)
         except PrintError as exc:
             log.error("ticket not printed: %s", exc)
-            self.app.notify(t("lobby-ticket.print-failed"), severity="error")
+            self.app.notify(t("lobby-ticket.print-failed"), severity="error", markup=False)
             return
-        self.app.notify(t("desk-ticket.printed"))
+        self.app.notify(t("desk-ticket.printed"), markup=False)
 
     def _show_lobby_ticket(self, ticket: Ticket, department: str) -> None:
         settings = getattr(self.app, "settings", None)

@@ -46,7 +46,7 @@ async def make_service() -> AsyncIterator[Callable[..., LookupService]]:
     made: list[LookupService] = []
 
     def make(base: str, app: Faulty, *, mode: str) -> LookupService:
-        config = ServerConfig(base_url=base, client_id="demo-er", client_secret="demo-er", timeout_s=0.5, mode=mode)
+        config = ServerConfig(base_url=base, client_id="demo-er", client_secret="demo-er", timeout_s=5.0, mode=mode)
         made.append(LookupService(config, trust=app.trust()))
         return made[-1]
 
