@@ -314,7 +314,7 @@ class KioskApp(App[None]):
 
     def open_admin(self) -> None:
         if not isinstance(self.screen, AdminScreen):
-            self.push_screen(AdminScreen(self.context, self._admin_rows, self.activity.per_hour))
+            self.push_screen(AdminScreen(self.context, self._admin_rows, self._lookups_per_hour))
 
     def action_go_back(self) -> None:
         if len(self.screen_stack) > 1:
@@ -555,6 +555,10 @@ class KioskApp(App[None]):
         except Exception as exc:  # the service answers with outcomes; anything else is a notice, not a trace
             log.error("identity link failed: %s", type(exc).__name__)
             result = None
+        if result is not None and result.status == "queued":
+            # Kept in the outbox for when the server answers: nothing changed yet, so nothing is opened again.
+            self._notice("link.queued.title", "link.queued.body")
+            return
         if result is None or result.status not in ("linked", "unlinked"):
             log.info("identity link refused: %s", result.status if result else "fault")
             self._notice("link.failed.title", "link.failed.body", alert=True)
@@ -589,7 +593,20 @@ class KioskApp(App[None]):
         self._waiting_screen().set_camera(message.status)
 
     async def _admin_rows(self) -> KeyRows:
-        return await kiosk_state(self.settings, self.services, self.t, len(self.activity))
+        return await kiosk_state(self.settings, self.services, self.t, sum(self._lookups_per_hour()))
+
+    def _lookups_per_hour(self) -> Sequence[int]:
+        """The admin chart's lookups per hour: this kiosk's from the activity log when it keeps one (they survive a
+        restart and agree with the activity screen), else those the app counted since it started."""
+        service, cache = self.services.lookup.built, self.services.cache.built
+        if service is not None and service.writer.activity is not None and cache is not None:
+            from kiosk.activity_log import lookups_per_hour
+
+            try:
+                return lookups_per_hour(cache.activity, service.writer.kiosk_name, self.context.clock())
+            except Exception as exc:  # the chart falls back to the app's own count; the screen never breaks
+                log.warning("the activity log could not be counted: %s", type(exc).__name__)
+        return self.activity.per_hour()
 
     # -- helpers ------------------------------------------------------------------------------------------------
 

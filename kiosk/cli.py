@@ -31,6 +31,10 @@ COMMANDS: tuple[str, ...] = (
     "link",
     "unlink",
     "print",
+    "hospital",
+    "deliveries",
+    "admin",
+    "duplicates",
 )
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import socket
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -66,6 +68,24 @@ def default_audit_journal_dir() -> Path:
     return Path(platformdirs.user_state_dir(APP_NAME)) / "audit-journal"
 
 
+def default_kiosk_name() -> str:
+    """The machine's host name, cut to what a kiosk name may hold."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname())[:64]
+    return name or "kiosk"
+
+
+def _cache_url(value: SecretStr | None) -> SecretStr | None:
+    """Only a PostgreSQL address is a shared cache; anything else is refused before any connection is tried. It may
+    hold a password, so it is a secret: never in a log line or a repr."""
+    if value is None:
+        return None
+    text = value.get_secret_value()
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    if scheme not in ("postgresql", "postgres"):
+        raise ValueError("cache_url must be a postgresql:// address")
+    return value
+
+
 class Settings(BaseSettings):
     """Everything a kiosk needs to know about its deployment."""
 
@@ -90,6 +110,17 @@ class Settings(BaseSettings):
     cache_passphrase: SecretStr | None = None
     """When set, the cache key is derived from it (Argon2id, strength floor) instead of kept in the keyring or a
     file."""
+    cache_url: Annotated[SecretStr | None, AfterValidator(_cache_url)] = None
+    """The hospital's shared cache, `postgresql://...` (`KIOSK_CACHE_URL`): records and outbox shared by every kiosk,
+    with this kiosk's own cache as the fallback while it is unreachable. Unset: this kiosk's cache alone."""
+    hospital_key_file: Path | None = None
+    """The hospital's data key for the shared cache (32 random bytes, 0600), as `kiosk hospital init` writes it or a
+    KMS unwraps it; never kept in the database. Required with `cache_url`."""
+    kiosk_name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")] = Field(
+        default_factory=default_kiosk_name
+    )
+    """How this kiosk is named in the shared outbox, the delivery list and the admin console; the host name by
+    default."""
     audit_journal_dir: Path = Field(default_factory=default_audit_journal_dir)
     """Audit events that neither the cache's outbox nor the server took, one 0600 file each, until delivered."""
     cache_ttl_hours: Annotated[float | None, Field(gt=0)] = None

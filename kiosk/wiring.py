@@ -24,15 +24,15 @@ from lookup import PLAIN_HTTP_REFUSED, IdentifierSystems, plain_http_off_machine
 
 if TYPE_CHECKING:
     from kiosk.app import KioskApp
+    from kiosk.services.cache import KioskCache
     from lookup import LookupService, TrustList
-    from offline_cache import OfflineCache
 
 
 def lookup_service(
     settings: Settings,
     trust: TrustList,
     systems: IdentifierSystems,
-    cache: OfflineCache | None,
+    cache: KioskCache | None,
     *,
     timeout_s: float | None = None,
 ) -> LookupService:
@@ -56,6 +56,9 @@ def lookup_service(
         outbox=cache.outbox if cache is not None else None,
         systems=systems,
         audit_journal=settings.audit_journal_dir,
+        activity=cache.activity if cache is not None else None,
+        kiosk_name=settings.kiosk_name,
+        review=cache.review if cache is not None else None,
     )
 
 

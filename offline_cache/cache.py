@@ -21,12 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from offline_cache.activity import ActivityStore
 from offline_cache.db import Clock, Database, make_private_dir
 from offline_cache.errors import CacheError, CacheFullError, CacheKeyError
 from offline_cache.key_store import KeyFile, KeyringEntry, KeyStore
 from offline_cache.keys import Blinder, CacheKeys, Kdf, Sealer, fsync_dir, read_key_file
 from offline_cache.outbox import MessageOutbox, RetryPolicy
 from offline_cache.passphrase import check_strength
+from offline_cache.review import DuplicateReview
 from offline_cache.stats import CacheStats, collect
 from offline_cache.store import RecordStore
 
@@ -182,12 +184,23 @@ def _check_key(db: Database, key: _Key, keys: CacheKeys) -> None:
 
 
 class OfflineCache:
-    """The kiosk's encrypted offline cache: `records` (a `RecordCache`), `outbox` (an `Outbox`), figures and purge."""
+    """The kiosk's encrypted offline cache: `records` (a `RecordCache`), `outbox` (an `Outbox`), `activity` (the
+    admin console's log, an `ActivityLog`), figures and purge."""
 
-    def __init__(self, db: Database, records: RecordStore, outbox: MessageOutbox) -> None:
+    def __init__(
+        self,
+        db: Database,
+        records: RecordStore,
+        outbox: MessageOutbox,
+        activity: ActivityStore,
+        review: DuplicateReview,
+    ) -> None:
         self._db = db
         self.records = records
         self.outbox = outbox
+        self.activity = activity
+        self.review = review
+        """The review queue of possible duplicate patients (`offline_cache.review`)."""
 
     @classmethod
     def open(
@@ -234,13 +247,17 @@ class OfflineCache:
                 clinical_allowed=clinical_allowed,
             )
             outbox = MessageOutbox(db, sealer, blinder, retry)
+            activity = ActivityStore(db, sealer, blinder)
+            review = DuplicateReview(db, sealer, blinder, ttl_seconds=ttl_seconds)
             # What expired while the kiosk was off goes now; in lobby mode, so does any clinical record.
             records.purge()
             outbox.purge()
+            activity.purge()
+            review.purge()
         except BaseException:
             db.close()
             raise
-        return cls(db, records, outbox)
+        return cls(db, records, outbox, activity, review)
 
     @property
     def path(self) -> Path:
@@ -251,10 +268,14 @@ class OfflineCache:
         return collect(self._db, self.records, self.outbox, self._db.file_bytes())
 
     def purge(self, all: bool = False, *, outbox: bool = False) -> int:
-        """Delete expired records and delivered outbox messages past their retention; with `all`, every record and
-        every delivered message. Undelivered messages are kept unless `outbox` is also given. Returns the count."""
+        """Delete expired records, delivered outbox messages and activity rows past their retention; with `all`,
+        every record and every delivered message. Undelivered messages are kept unless `outbox` is also given, and the
+        activity log (no patient data) keeps its retention. Possible duplicates still waiting go with the records'
+        time-to-live, and with `all` the review queue's decisions too. Returns the count."""
         count = self.records.purge(everything=all)
         count += self.outbox.purge(everything=all and outbox, delivered=all)
+        count += self.activity.purge()
+        count += self.review.purge(everything=all)
         if all:
             # Give the freed pages back and fold the log in, so nothing purged lingers in the files; on a full
             # disk this may not be possible, and the purge has been done all the same.

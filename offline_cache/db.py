@@ -31,7 +31,6 @@ from offline_cache.errors import CacheError, sqlite_errors
 FILE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 """The database and the files SQLite keeps beside it."""
 
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 2.0
 """Seconds to wait for another process's write (a purge); a cache that stays busy longer is skipped, not waited for."""
 
@@ -72,17 +71,93 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, due_at);
 """
 
+# One row per action the kiosk audits, for the admin console's search and counts (`offline_cache.activity`). The
+# audit event's id points into the server's audit log, which names the patient, so it is kept blinded and sealed like
+# an outbox key; the rest names kinds, never a person. `recorded_hour` (whole hours since the epoch) lets both
+# databases count per hour with the same integer SQL.
+_ACTIVITY = """
+CREATE TABLE IF NOT EXISTS activity (
+    id {row_id},
+    event_mac {blob} NOT NULL UNIQUE,
+    event_sealed {blob} NOT NULL,
+    recorded_at {real} NOT NULL,
+    recorded_hour INTEGER NOT NULL,
+    kiosk TEXT NOT NULL,
+    staff TEXT,
+    mode TEXT NOT NULL,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    identifier_type TEXT,
+    offline INTEGER NOT NULL,
+    unsigned INTEGER NOT NULL,
+    invalid INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS activity_recorded ON activity (recorded_at);
+CREATE INDEX IF NOT EXISTS activity_kiosk ON activity (kiosk, recorded_at);
+CREATE INDEX IF NOT EXISTS activity_staff ON activity (staff, recorded_at);
+"""
 
-def table_statements(*, row_id: str, row_ref: str, real: str, blob: str, without_rowid: str = "") -> list[str]:
-    """The statements that create the cache's tables, in one database's words for a row id, a reference to one, a
-    float and a byte string; the stores' SQL runs unchanged on the tables either database makes of them."""
-    filled = _TABLES.format(row_id=row_id, row_ref=row_ref, real=real, blob=blob, without_rowid=without_rowid)
-    return [statement for statement in filled.split(";") if statement.strip()]
+# Delivery receipts: which kiosk queued a message (a name, in clear), and what the server made of it, its id and its
+# time, sealed like the payload (a registration's id is a temporary number). `outbox_listing` serves the console's
+# newest-first listing of every message, delivered ones included.
+_RECEIPTS = """
+ALTER TABLE outbox ADD COLUMN kiosk TEXT;
+ALTER TABLE outbox ADD COLUMN server_id {blob};
+ALTER TABLE outbox ADD COLUMN server_time {blob};
+CREATE INDEX IF NOT EXISTS outbox_listing ON outbox (created_at, kiosk);
+"""
+
+# The review queue of possible duplicate patients (`offline_cache.review`): one row per pair of records, found by the
+# HMAC of the two record ids in either order. The score (to list the likeliest first), the state and the times are
+# in clear and name nobody; the pair as found and the decision (the record ids, the staff member) are sealed.
+_DUPLICATES = """
+CREATE TABLE IF NOT EXISTS duplicate_pairs (
+    id {row_id},
+    pair_mac {blob} NOT NULL UNIQUE,
+    state TEXT NOT NULL,
+    score {real} NOT NULL,
+    found_at {real} NOT NULL,
+    updated_at {real} NOT NULL,
+    decided_at {real},
+    delivery TEXT,
+    sealed {blob},
+    decision {blob}
+);
+CREATE INDEX IF NOT EXISTS duplicate_pairs_state ON duplicate_pairs (state, score);
+CREATE INDEX IF NOT EXISTS duplicate_pairs_delivery ON duplicate_pairs (delivery);
+"""
+
+SCHEMA_STEPS: dict[int, str] = {1: _TABLES, 2: _RECEIPTS, 3: _ACTIVITY, 4: _DUPLICATES}
+"""The schema as numbered steps, each applied once in order: a kiosk's file records the last one it has in
+`PRAGMA user_version`, the shared database has the migration file `000N.*.sql` of each step N (a test checks that
+both make the same tables). A step only adds (tables, columns, indexes), so an older cache upgrades in place."""
+SCHEMA_VERSION = max(SCHEMA_STEPS)
 
 
-_SQLITE_SCHEMA = table_statements(
-    row_id="INTEGER PRIMARY KEY", row_ref="INTEGER", real="REAL", blob="BLOB", without_rowid=" WITHOUT ROWID"
-)
+def table_statements(
+    *, row_id: str, row_ref: str, real: str, blob: str, without_rowid: str = "", after: int = 0
+) -> list[str]:
+    """The statements of the schema steps after `after`, in one database's words for a row id, a reference to one,
+    a float and a byte string; the stores' SQL runs unchanged on the tables either database makes of them."""
+    statements = []
+    for version in sorted(v for v in SCHEMA_STEPS if v > after):
+        filled = SCHEMA_STEPS[version].format(
+            row_id=row_id, row_ref=row_ref, real=real, blob=blob, without_rowid=without_rowid
+        )
+        statements += [statement for statement in filled.split(";") if statement.strip()]
+    return statements
+
+
+def sqlite_statements(after: int = 0) -> list[str]:
+    """The schema steps after `after` in SQLite's words."""
+    return table_statements(
+        row_id="INTEGER PRIMARY KEY",
+        row_ref="INTEGER",
+        real="REAL",
+        blob="BLOB",
+        without_rowid=" WITHOUT ROWID",
+        after=after,
+    )
 
 
 class Sealing(Protocol):
@@ -208,7 +283,7 @@ class Database:
             )
         if version < SCHEMA_VERSION:
             with self.transaction(durable=True):
-                for statement in _SQLITE_SCHEMA:
+                for statement in sqlite_statements(after=version):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 

@@ -22,21 +22,32 @@ from typing import Any
 
 import psycopg
 from psycopg import errors, sql
+from psycopg_pool import ConnectionPool, PoolTimeout
 
-from offline_cache.db import Clock, Cursor, table_statements
+from offline_cache.activity import ActivityStore
+from offline_cache.db import Clock, Cursor
 from offline_cache.errors import CacheCorruptError, CacheError, CacheFullError, CacheKeyError
 from offline_cache.keys import Blinder, CacheKeys, Sealer
 from offline_cache.outbox import MessageOutbox, RetryPolicy
+from offline_cache.review import DuplicateReview
+from offline_cache.schema import DEFAULT_SCHEMA, check_schema_name, schema_problem
 from offline_cache.stats import CacheStats, collect
 from offline_cache.store import RecordStore
 
 GiB = 1024**3
-_SETUP_LOCK = 7_311_020_001
-"""Advisory lock id held while a kiosk creates the tables, so kiosks starting together do not race."""
-
-_SCHEMA = table_statements(
-    row_id="bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", row_ref="bigint", real="double precision", blob="bytea"
-)
+WAIT_SECONDS = 0.25
+"""How long an operation waits for a pooled connection: on a LAN a sound database gives one in milliseconds, and a
+lookup must not wait on a database that restarted or vanished (the kiosk's own cache answers instead)."""
+_BOUNDED = {
+    "options": "-c statement_timeout=3000 -c lock_timeout=2000",
+    "tcp_user_timeout": 3000,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 2,
+}
+"""No statement waits more than 3 s on the server, and a database cut off by the network (no answer, no reset) is
+noticed by the kernel within 3 s of unacknowledged data, instead of TCP's minutes."""
 
 
 class _Statements:
@@ -55,22 +66,45 @@ class _Statements:
 
 
 class PgDatabase:
-    """One connection to the shared database, in its own schema, guarded by a lock (the `Backend` of the stores)."""
+    """The shared database through a small connection pool, in its own schema, guarded by a lock (the `Backend` of
+    the stores). The pool checks a connection before handing it out, so a database that restarted is reconnected to
+    on the next call instead of failing every call after it."""
 
-    def __init__(self, dsn: str, clock: Clock, schema: str = "kiosk_cache") -> None:
+    def __init__(self, dsn: str, clock: Clock, schema: str = DEFAULT_SCHEMA, *, connect_timeout: float = 3.0) -> None:
         self.clock = clock
         self.lock = threading.RLock()
         self._label = "the shared database"
+        check_schema_name(schema)
+        search_path = sql.SQL("SET search_path TO {}").format(sql.Identifier(schema))
+
+        def configure(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(search_path)
+
         with self._errors():
-            self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=5)
-            info = self._conn.info
-            self._label = f"postgresql database {info.dbname} on {info.host}"
-            with self._conn.transaction():
-                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
-                self._conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-                self._conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-                for statement in _SCHEMA:
-                    self._conn.execute(statement.encode())
+            self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+                dsn,
+                min_size=1,
+                max_size=2,
+                kwargs={"autocommit": True, "connect_timeout": max(1, round(connect_timeout)), **_BOUNDED},
+                configure=configure,
+                check=ConnectionPool.check_connection,
+                timeout=WAIT_SECONDS,
+                reconnect_timeout=0,
+                open=False,
+                name="shared-cache",
+            )
+            try:
+                self._pool.open(wait=True, timeout=connect_timeout)
+            except PoolTimeout:
+                self._pool.close()
+                raise psycopg.OperationalError("no connection within the timeout") from None
+            with self._pool.connection() as conn:
+                info = conn.info
+                self._label = f"postgresql database {info.dbname} on {info.host}"
+                problem = schema_problem(conn)
+        if problem is not None:
+            self._pool.close()
+            raise CacheError(problem)
 
     @property
     def label(self) -> str:
@@ -93,22 +127,22 @@ class PgDatabase:
             raise CacheFullError(f"the shared cache ({self._label}) is full: {exc.sqlstate}") from exc
         except (errors.DataCorrupted, errors.IndexCorrupted) as exc:
             raise CacheCorruptError(f"the shared cache ({self._label}) is damaged: {exc.sqlstate}") from exc
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, PoolTimeout) as exc:
             raise CacheError(f"the shared cache ({self._label}) is unreachable: {type(exc).__name__}") from exc
         except psycopg.Error as exc:
             raise CacheError(f"the shared cache ({self._label}) failed: {exc.sqlstate} {type(exc).__name__}") from exc
 
     @contextmanager
     def transaction(self, *, durable: bool = False) -> Iterator[_Statements]:
-        with self.lock, self._errors(), self._conn.transaction():
+        with self.lock, self._errors(), self._pool.connection() as conn, conn.transaction():
             if not durable:
-                self._conn.execute("SET LOCAL synchronous_commit TO off")
-            yield _Statements(self._conn)
+                conn.execute("SET LOCAL synchronous_commit TO off")
+            yield _Statements(conn)
 
     @contextmanager
     def reading(self) -> Iterator[_Statements]:
-        with self.lock, self._errors(), self._conn.transaction():
-            yield _Statements(self._conn)
+        with self.lock, self._errors(), self._pool.connection() as conn, conn.transaction():
+            yield _Statements(conn)
 
     def total_bytes(self) -> int:
         """The tables' size on the server, indexes included."""
@@ -122,20 +156,31 @@ class PgDatabase:
 
     def close(self) -> None:
         with self.lock:
-            self._conn.close()
+            self._pool.close()
 
     @property
     def closed(self) -> bool:
-        return self._conn.closed
+        return self._pool.closed
 
 
 class SharedCache:
-    """The hospital-wide cache: `records` (a `RecordCache`), `outbox` (an `Outbox`), figures and purge."""
+    """The hospital-wide cache: `records` (a `RecordCache`), `outbox` (an `Outbox`), `activity` (every kiosk's
+    activity log), figures and purge."""
 
-    def __init__(self, db: PgDatabase, records: RecordStore, outbox: MessageOutbox) -> None:
+    def __init__(
+        self,
+        db: PgDatabase,
+        records: RecordStore,
+        outbox: MessageOutbox,
+        activity: ActivityStore,
+        review: DuplicateReview,
+    ) -> None:
         self._db = db
         self.records = records
         self.outbox = outbox
+        self.activity = activity
+        self.review = review
+        """The hospital's review queue of possible duplicate patients (`offline_cache.review`)."""
 
     @classmethod
     def connect(
@@ -148,7 +193,8 @@ class SharedCache:
         clinical_allowed: bool = True,
         clock: Clock = time.time,
         retry: RetryPolicy | None = None,
-        schema: str = "kiosk_cache",
+        schema: str = DEFAULT_SCHEMA,
+        connect_timeout: float = 3.0,
     ) -> SharedCache:
         """Connect to the shared cache; `master_key` is the hospital data key (32 bytes, unwrapped by the KMS).
 
@@ -158,7 +204,7 @@ class SharedCache:
         if ttl_seconds <= 0:
             raise ValueError("ttl_seconds must be positive")
         keys = CacheKeys.from_master(master_key)
-        db = PgDatabase(dsn, clock, schema)
+        db = PgDatabase(dsn, clock, schema, connect_timeout=connect_timeout)
         try:
             with db.transaction(durable=True) as conn:
                 conn.execute("INSERT INTO meta VALUES ('key_check', ?) ON CONFLICT DO NOTHING", (keys.check_value(),))
@@ -171,18 +217,22 @@ class SharedCache:
                 db, sealer, blinder, ttl_seconds=ttl_seconds, max_bytes=max_bytes, clinical_allowed=clinical_allowed
             )
             outbox = MessageOutbox(db, sealer, blinder, retry)
+            activity = ActivityStore(db, sealer, blinder)
+            review = DuplicateReview(db, sealer, blinder, ttl_seconds=ttl_seconds)
             records.purge()
         except BaseException:
             db.close()
             raise
-        return cls(db, records, outbox)
+        return cls(db, records, outbox, activity, review)
 
     def stats(self) -> CacheStats:
         return collect(self._db, self.records, self.outbox, self._db.total_bytes())
 
     def purge(self, all: bool = False, *, outbox: bool = False) -> int:
-        """As `OfflineCache.purge`: expired records and old delivered messages, or everything with `all`."""
-        count = self.records.purge(everything=all)
+        """As `OfflineCache.purge`: expired records, old delivered messages and activity rows past their retention,
+        or every record and delivered message with `all`; waiting duplicates past the time-to-live, or with `all`
+        the whole review queue."""
+        count = self.records.purge(everything=all) + self.activity.purge() + self.review.purge(everything=all)
         return count + self.outbox.purge(everything=all and outbox, delivered=all)
 
     def close(self) -> None:

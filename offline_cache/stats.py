@@ -9,6 +9,19 @@ from offline_cache.outbox import MessageOutbox
 from offline_cache.store import RecordStore
 
 
+class SharedState(BaseModel):
+    """The shared cache as this kiosk sees it, for `kiosk cache stats`, `kiosk doctor` and the admin screen."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: str
+    """`connected`, `unreachable` (retried in the background) or `refused` (needs a person)."""
+    where: str
+    problem: str | None = None
+    records: int | None = None
+    outbox: dict[str, int] | None = None
+
+
 class CacheStats(BaseModel):
     """The cache's figures for `kiosk cache stats` and the admin screen."""
 
@@ -32,6 +45,8 @@ class CacheStats(BaseModel):
     outbox: dict[str, int]
     """Messages per delivery state: queued, sent, acknowledged, failed."""
     outbox_oldest_waiting_seconds: float | None
+    shared: SharedState | None = None
+    """The hospital's shared cache, when this kiosk is on one."""
 
 
 def collect(db: Backend, store: RecordStore, outbox: MessageOutbox, file_bytes: int) -> CacheStats:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from offline_cache.db import Backend, Blinding, Connection, Sealing
@@ -105,12 +105,18 @@ class RecordStore:
             for key_mac, clinical, sealed, index_macs in rows:
                 size = len(sealed) + _ROW_OVERHEAD * (1 + len(index_macs))
                 old = conn.execute("SELECT id, size FROM records WHERE key_mac = ?", (key_mac,)).fetchone()
+                inserted = None
                 if old is None:
-                    row_id = conn.execute(
+                    # Another kiosk on a shared cache may insert the same record between the SELECT and here.
+                    inserted = conn.execute(
                         "INSERT INTO records (key_mac, clinical, stored_at, last_used, size, sealed)"
-                        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key_mac) DO NOTHING RETURNING id",
                         (key_mac, clinical, now, now, size, sealed),
-                    ).fetchone()[0]
+                    ).fetchone()
+                    if inserted is None:
+                        old = conn.execute("SELECT id, size FROM records WHERE key_mac = ?", (key_mac,)).fetchone()
+                if inserted is not None:
+                    row_id = inserted[0]
                 else:
                     row_id = old[0]
                     added -= old[1]
@@ -168,6 +174,24 @@ class RecordStore:
             for row in rows:
                 self._touch(row[0])
         return found
+
+    def scan(self, *, batch: int = 500) -> Iterator[Record]:
+        """Every live record, in the order they were first written, read `batch` rows at a time: each batch is its
+        own short read, so a scan of the whole cache never keeps a lookup waiting. Not a use: nothing is marked."""
+        after = 0
+        while True:
+            with self._db.reading() as conn:
+                rows = conn.execute(
+                    "SELECT id, key_mac, stored_at, sealed FROM records WHERE id > ? AND stored_at > ?"
+                    + self._clinical_filter()
+                    + " ORDER BY id LIMIT ?",
+                    (after, self._db.clock() - self.ttl_seconds, batch),
+                ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield self._open(row[1], row[2], row[3])
+            after = rows[-1][0]
 
     def delete(self, key: str) -> None:
         key_mac = self._blinder.blind(_KEY, key)

@@ -20,7 +20,9 @@ JSON under `/fhir`:
   UTF-8, at least 8 letters or digits, at most 500 characters; anything less is 400 saying what is wrong);
 - `PUT AuditEvent/{id}`: the kiosk's own trail, at most 16 KiB, stamped with the token's client and staff member,
   write-once (201, then 200 for the same event and 409 for another, echoing nothing);
-  `GET AuditEvent?patient=`, `GET AuditEvent/{id}`: the audit log, for the admin role only;
+  `GET AuditEvent?patient=`, `GET AuditEvent/{id}`: the audit log, for the admin role only, also by period
+  (`date=ge...&date=lt...`, to the millisecond in any zone) and by origin, type, subtype and agent (`_tag`,
+  `type`, `subtype`, `agent`), or counted with `_summary=count` (`sandbox.server.audit_search`);
 - `GET Appointment?patient=&date=`, `GET Appointment/{id}`, `PUT Appointment/{id}` with status `arrived`
   (idempotent check-in);
 - `GET ServiceRequest?performer=Organization/{code}&status=active`, `GET ServiceRequest/{id}`;

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         removed = discard(settings.cache_dir)
         _print({"discarded": [str(p) for p in removed]}, args.json)
         return 0
-    if not path.exists():
+    if not path.exists() and settings.cache_url is None:
         _print({"path": str(path), "exists": False}, args.json)
         return 0
     cache = open_cache(settings)

@@ -162,6 +162,33 @@ def check_cache_key(settings: Settings) -> Check:
     return Check(name="cache-key", status="ok", detail=f"{made} {key}, outside the cache folder{why}")
 
 
+def check_shared_cache(settings: Settings, timeout: float) -> Check:
+    """The hospital's shared cache: reachable, migrated, under the hospital key, and not in clear over the LAN."""
+    if settings.cache_url is None:
+        return Check(name="shared-cache", status="not-configured", detail="cache_url unset: this kiosk's cache only")
+    from kiosk.services.cache import hospital_key, shared_cache_place, shared_cache_unencrypted
+    from offline_cache import CacheError
+    from offline_cache.shared import SharedCache
+
+    dsn = settings.cache_url.get_secret_value()
+    place = shared_cache_place(dsn)
+    try:
+        key = hospital_key(settings)
+    except CommandError as exc:
+        return Check(name="shared-cache", status="error", detail=str(exc))
+    try:
+        with SharedCache.connect(dsn, master_key=key, ttl_seconds=3600, connect_timeout=timeout) as shared:
+            stats = shared.stats()
+    except CacheError as exc:
+        return Check(name="shared-cache", status="error", detail=f"{place}: {exc}")
+    waiting = stats.outbox.get("queued", 0) + stats.outbox.get("sent", 0)
+    detail = f"{place}: {stats.records} records, {waiting} messages waiting, {stats.outbox.get('failed', 0)} given up"
+    unencrypted = shared_cache_unencrypted(dsn)
+    if unencrypted is not None:
+        return Check(name="shared-cache", status="error", detail=f"{detail}; {unencrypted}")
+    return Check(name="shared-cache", status="ok", detail=detail)
+
+
 def check_audit_journal(settings: Settings) -> Check:
     """Audit events waiting in the local journal for the server (they go out at the next lookup or flush)."""
     directory = settings.audit_journal_dir
@@ -248,6 +275,7 @@ def run_checks(settings: Settings, timeout: float = 2.0) -> list[Check]:
         check_camera(settings),
         check_cache(settings),
         check_cache_key(settings),
+        check_shared_cache(settings, timeout),
         check_audit_journal(settings),
         check_server(settings, timeout),
         check_trust_list(settings),

@@ -2,8 +2,9 @@
 
 The server marks the temporary Patient `replaced-by` the real one and moves what was recorded under it; a lookup of
 either then shows the real person. Prints `{"status": "linked", "message", "history": [{"action", "temporary_number",
-"patient_id", "at", "staff_id"}]}`; a refusal (no such patient, already linked, a target that is itself temporary,
-the server unreachable) is an error naming why. `kiosk unlink` undoes it.
+"patient_id", "at", "staff_id"}]}`; a refusal (no such patient, linked to another, a target that is itself temporary)
+is an error naming why. With the server unreachable the decision waits in the outbox (`"status": "queued"`), and a
+later command delivers it (`kiosk deliveries` shows when). `kiosk unlink` undoes it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ async def _link(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     async with signed_in_service(args, settings) as service:
         result = await service.link(number, args.to)
         await flush(service)
-    if result.status != "linked":
+    if result.status not in ("linked", "queued"):
         raise CommandError(f"not linked: {result.message}")
     return {"status": result.status, "message": result.message, "history": history_json(result.history)}
 

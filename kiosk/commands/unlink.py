@@ -1,7 +1,8 @@
 """`kiosk unlink TEMP-NUMBER [--json]`: undo a temporary identity's link to a real patient.
 
 Both Patients are restored and what the link moved goes back; prints `{"status": "unlinked", "message", "history"}`
-(as `kiosk link`); an identity that is not linked, or a server that cannot be reached, is an error naming why.
+(as `kiosk link`); an identity that is not linked is an error naming why, and with the server unreachable the undo
+waits in the outbox (`"status": "queued"`) for a later command to deliver.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ async def _unlink(args: argparse.Namespace, settings: Settings) -> dict[str, Any
     async with signed_in_service(args, settings) as service:
         result = await service.unlink(number)
         await flush(service)
-    if result.status != "unlinked":
+    if result.status not in ("unlinked", "queued"):
         raise CommandError(f"not unlinked: {result.message}")
     return {"status": result.status, "message": result.message, "history": history_json(result.history)}
 

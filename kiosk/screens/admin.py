@@ -1,10 +1,12 @@
-"""The admin screen: server, trust list, cache and outbox states, and lookups per hour. No patient data."""
+"""The admin screen: server, trust list, cache and outbox states, and lookups per hour. No patient data. F7 opens
+the deliveries screen (`kiosk.screens.deliveries`), F4 the activity log's search and counts
+(`kiosk.screens.activity`), F8 in the ER the review of possible duplicate patients (`kiosk.screens.duplicates`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.table import Table
 from textual import on
@@ -15,13 +17,17 @@ from textual.widgets import Button
 
 from kiosk.i18n import Translator, fault_words
 from kiosk.screens.base import KioskScreen
-from kiosk.settings import Settings
+from kiosk.settings import Mode, Settings
 from kiosk.widgets.chart import HourlyChart
 from kiosk.widgets.context import KioskContext, format_age
 from kiosk.widgets.words import Words, cell
 
 if TYPE_CHECKING:
+    from kiosk.activity_log import ActivitySource
+    from kiosk.app import KioskApp
+    from kiosk.deliveries import DeliveryFilter
     from kiosk.services.ports import KioskServices
+    from offline_cache import OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +41,13 @@ class AdminScreen(KioskScreen):
     """The state of this kiosk at a glance, refreshed on demand."""
 
     HINT_KEYS = ("hint.back", "hint.lang")
-    BINDINGS: ClassVar[list[BindingType]] = [("escape", "app.go_back", "back"), ("f5", "refresh", "refresh")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        ("escape", "app.go_back", "back"),
+        ("f5", "refresh", "refresh"),
+        ("f7", "deliveries", "deliveries"),
+        ("f4", "activity", "activity log"),
+        ("f8", "duplicates", "possible duplicates"),
+    ]
 
     def __init__(self, context: KioskContext, rows: AdminRows, per_hour: Callable[[], Sequence[int]]) -> None:
         super().__init__(context)
@@ -51,11 +63,63 @@ class AdminScreen(KioskScreen):
             yield HourlyChart(self._per_hour(), t, id="chart")
         with Horizontal(classes="actions"):
             yield Button(t("admin.refresh"), id="refresh", variant="primary")
+            yield Button(t("admin.deliveries"), id="deliveries")
+            yield Button(t("admin.activity"), id="activity")
+            if self.context.mode is Mode.ER:
+                yield Button(t("admin.duplicates"), id="duplicates")
             yield Button(t("action.back"), id="back")
 
     def on_mount(self) -> None:
         super().on_mount()
         self.action_refresh()
+
+    def action_deliveries(self) -> None:
+        """The deliveries screen on this kiosk's cache (its own outbox, and the hospital's when it shares one)."""
+        from kiosk.deliveries import list_deliveries
+        from kiosk.screens.deliveries import DeliveriesScreen
+
+        kiosk = cast("KioskApp", self.app)
+        cache = kiosk.services.cache
+
+        def listed(chosen: DeliveryFilter) -> Sequence[OutboxItem]:
+            opened = cache.get()
+            return list_deliveries(opened.outbox if opened is not None else None, chosen)
+
+        self.app.push_screen(DeliveriesScreen(self.context, listed, kiosk.settings.print_dir))
+
+    @on(Button.Pressed, "#deliveries")
+    def _deliveries_pressed(self) -> None:
+        self.action_deliveries()
+
+    def action_activity(self) -> None:
+        """The activity screen on this kiosk's cache's log (its own, and the hospital's when it shares one)."""
+        from kiosk.screens.activity import ActivityScreen
+
+        cache = cast("KioskApp", self.app).services.cache
+
+        def source() -> ActivitySource | None:
+            opened = cache.get()
+            return opened.activity if opened is not None else None
+
+        self.app.push_screen(ActivityScreen(self.context, source))
+
+    @on(Button.Pressed, "#activity")
+    def _activity_pressed(self) -> None:
+        self.action_activity()
+
+    def action_duplicates(self) -> None:
+        """The review of possible duplicate patients (`kiosk.screens.duplicates`): in the ER only, the role that
+        sends the decisions, since it shows patients side by side."""
+        if self.context.mode is not Mode.ER:
+            return
+        from kiosk.screens.duplicates import DuplicatesScreen
+        from kiosk.services.duplicates import desk_opener
+
+        self.app.push_screen(DuplicatesScreen(self.context, desk_opener(cast("KioskApp", self.app).services)))
+
+    @on(Button.Pressed, "#duplicates")
+    def _duplicates_pressed(self) -> None:
+        self.action_duplicates()
 
     def _table(self) -> Table:
         t = self.context.t
@@ -123,10 +187,27 @@ def _cache_row(t: Translator, name: str, value: object) -> tuple[str, str]:
         return label, format_size(t, value)
     if name.endswith("_seconds") and isinstance(value, int | float):
         return label, format_age(t, value)
+    if name == "shared" and isinstance(value, dict):
+        return label, _shared_summary(t, value)
     if isinstance(value, dict):
         states = (f"{t(f'outbox.{k}') if t.has(f'outbox.{k}') else k}: {v}" for k, v in value.items())
         return label, ", ".join(states)
     return label, str(value)
+
+
+def _shared_summary(t: Translator, shared: dict[str, Any]) -> str:
+    """The hospital's shared cache in one line: its state, where it is (never the password) and its figures."""
+    state = str(shared.get("state"))
+    outbox = shared.get("outbox") or {}
+    waiting = int(outbox.get("queued", 0)) + int(outbox.get("sent", 0))
+    records = shared.get("records")
+    return t(
+        "shared.summary",
+        state=t(f"shared.{state}") if t.has(f"shared.{state}") else state,
+        where=shared.get("where", "—"),
+        records="—" if records is None else records,
+        waiting=waiting if shared.get("outbox") is not None else "—",
+    )
 
 
 def format_size(t: Translator, size: float) -> str:

@@ -13,6 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, DataTable
 
 from kiosk.screens.base import KioskScreen
+from kiosk.widgets.agreements import agreement_words
 from kiosk.widgets.context import KioskContext, format_date
 from kiosk.widgets.messages import CandidateChosen
 from kiosk.widgets.patient import province_words
@@ -36,7 +37,6 @@ NAME_MIN = 22
 _TRAILING = (("col.grade", 12), ("col.province", 16))
 """The columns after "why", shown where the screen is wide enough (sex is among the reasons when it was asked)."""
 WHY_MIN = 22
-_LEVEL_MARK = {"agrees": ("✔", "green"), "close": ("≈", "yellow"), "differs": ("✘", "red"), "missing": ("·", "")}
 
 
 class CandidatesScreen(KioskScreen):
@@ -99,18 +99,7 @@ class CandidatesScreen(KioskScreen):
         return Text(f"{percent} % " if percent else "<1 % ", style="bold").append(self.context.t(word))
 
     def _explain(self, agreements: tuple[FieldAgreement, ...]) -> Text:
-        text = Text()
-        for agreement in agreements:
-            if agreement.level == "missing":
-                continue
-            mark, style = _LEVEL_MARK[agreement.level]
-            if text:
-                text.append("  ")
-            text.append(f"{mark} ", style=style)
-            text.append(self.context.t(f"field.{agreement.field}"))
-            if agreement.code:
-                text.append(f" ({self.context.t(f'match.{agreement.code}')})", style="bright_black")
-        return text
+        return agreement_words(self.context.t, agreements)
 
     @on(DataTable.RowSelected)
     def _row_chosen(self, event: DataTable.RowSelected) -> None:

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Protocol
 from lookup import ScanResult
 
 if TYPE_CHECKING:
+    from kiosk.services.cache import KioskCache
     from kiosk.services.lazy import Lazy
     from kiosk.services.scanning import PayloadReader
     from lookup import LookupService, TrustList
-    from offline_cache import OfflineCache
     from scanners.wedge import WedgeDetector
 
 
@@ -45,7 +45,7 @@ class KioskServices:
     wedge: Lazy[WedgeDetector]
     """Tells a keyboard-wedge scanner's burst from a person typing."""
     trust: Lazy[TrustList]
-    cache: Lazy[OfflineCache | None]
+    cache: Lazy[KioskCache | None]
     """The offline cache; None inside when it cannot be opened, and the kiosk works online only."""
     camera: CameraStarter | None = None
 

@@ -15,9 +15,14 @@ from lookup.domain.temporary import TEMPORARY_SYSTEM
 def identifier_label(t: Translator, identifier: Identifier) -> str:
     """The short name of an identifier's kind: the last part of its system (`CCCD`, `BHYT`), and for a temporary
     number the words for it (its system's last part is an English word)."""
-    if identifier.system == TEMPORARY_SYSTEM:
+    return system_label(t, identifier.system)
+
+
+def system_label(t: Translator, system: str) -> str:
+    """The short name of an identifier system, as `identifier_label` gives it."""
+    if system == TEMPORARY_SYSTEM:
         return t("patient.temporary-id")
-    return identifier.system.rstrip("/").rsplit("/", 1)[-1].upper()
+    return system.rstrip("/").rsplit("/", 1)[-1].upper()
 
 
 def sex_words(context: KioskContext, sex: Sex | None) -> str:

@@ -30,10 +30,17 @@ class ServerFeatures(BaseModel):
     resource_types: frozenset[str] = frozenset()
     search_params: dict[str, frozenset[str]] = {}
     """The search parameters of each resource type that lists any (a type listing none is assumed to take all)."""
+    interactions: dict[str, frozenset[str]] = {}
+    """The interactions (`read`, `create`, ...) each resource type lists."""
 
     def supports_resource(self, name: str) -> bool:
         """Unknown servers are assumed to serve every resource type (they are probed)."""
         return not self.described or not self.resource_types or name in self.resource_types
+
+    def lists_interaction(self, name: str, interaction: str) -> bool:
+        """Whether the CapabilityStatement lists `interaction` for resource type `name`. Nothing is assumed: a server
+        that describes nothing lists nothing (for writes a kiosk sends only where the server says it takes them)."""
+        return interaction in self.interactions.get(name, frozenset())
 
     def supports_search(self, name: str, param: str) -> bool:
         """Whether a search of resource type `name` by `param` is offered (unknown: assumed, and probed)."""
@@ -82,6 +89,7 @@ def parse_capability_statement(doc: Mapping[str, Any]) -> ServerFeatures:
     described = [r for r in items(rest.get("resource")) if isinstance(r, dict) and isinstance(r.get("type"), str)]
     types = frozenset(str(r["type"]) for r in described)
     params = {str(r["type"]): _search_params(r) for r in described if items(r.get("searchParam"))}
+    interactions = {str(r["type"]): _interactions(r) for r in described}
     return ServerFeatures(
         described=True,
         match="match" in ops or "Patient/match" in ops,
@@ -89,6 +97,7 @@ def parse_capability_statement(doc: Mapping[str, Any]) -> ServerFeatures:
         token_url=_token_url(rest),
         resource_types=types,
         search_params=params,
+        interactions=interactions,
     )
 
 
@@ -97,4 +106,12 @@ def _search_params(resource: Mapping[str, Any]) -> frozenset[str]:
         str(p["name"])
         for p in items(resource.get("searchParam"))
         if isinstance(p, dict) and isinstance(p.get("name"), str)
+    )
+
+
+def _interactions(resource: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(
+        str(i["code"])
+        for i in items(resource.get("interaction"))
+        if isinstance(i, dict) and isinstance(i.get("code"), str)
     )

@@ -44,6 +44,13 @@ _HUMAN_USER = {
 AUDIT_KIND = "audit"
 CHECK_IN_KIND = "check-in"
 REGISTRATION_KIND = "registration"
+LINK_KIND = "link"
+UNLINK_KIND = "unlink"
+DUPLICATE_KIND = "duplicate-decision"
+"""A staff member's decision that two Patients are one person, sent as a FHIR Linkage."""
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""The header that carries a message's idempotency key on every delivery; a server may recognise a repeat by it (the
+reference server does for identity links and undos, whose request names no resource id of the kiosk's making)."""
 
 Action = Literal["lookup", "search", "open", "break-glass", "check-in", "shl"]
 Result = Literal[

@@ -42,6 +42,7 @@ from lookup.fhir.documents import summarize
 from lookup.fhir.patient import patient_record
 from lookup.health_links import retrieval as shl
 from lookup.health_links.link import ShlError, parse_link
+from lookup.service.activity import CANDIDATES, HEALTH_LINK, RECORD, Shown, asking, identifier_type
 from lookup.service.assembly import shown_records
 from lookup.service.audit import BREAK_GLASS, PURPOSE_HEADER, REASON_HEADER, TREATMENT, Action, Result
 from lookup.service.audit_journal import AuditJournal
@@ -56,7 +57,8 @@ from lookup.service.binding import (
     bind_records,
     check_document,
 )
-from lookup.service.cache_protocol import Outbox, RecordCache
+from lookup.service.cache_protocol import ActivityLog, Outbox, RecordCache, ReviewQueue
+from lookup.service.duplicate_finder import DuplicateFinder
 from lookup.service.fetch import Fetcher, candidates_from_match
 from lookup.service.from_cache import answer_from_cache
 from lookup.service.identity import identity_differences
@@ -98,9 +100,15 @@ class LookupService:
         systems: IdentifierSystems = DEFAULT_TABLE,
         transport: httpx.AsyncBaseTransport | None = None,
         audit_journal: Path | None = None,
+        activity: ActivityLog | None = None,
+        kiosk_name: str | None = None,
+        review: ReviewQueue | None = None,
     ) -> None:
         """`audit_journal`: the folder where audit events the outbox cannot take wait for this server
-        (`lookup.service.audit_journal`); without it such an event is sent once, best effort."""
+        (`lookup.service.audit_journal`); without it such an event is sent once, best effort. `activity`: the admin
+        console's log, given a row for every audit event, naming the kiosk `kiosk_name` (the host name by
+        default). `review`: the review queue of possible duplicates, which each patient the cache stores is checked
+        for (`duplicates`)."""
         self.config = config
         self.trust = trust
         self.systems = systems
@@ -111,9 +119,15 @@ class LookupService:
         )
         self.desk = StaffDesk(self.client, StaffRecords(cache, config.client_id, config.mode))
         journal = AuditJournal(audit_journal, config.base_url) if audit_journal is not None else None
-        self.writer = OutboxWriter(self.client, outbox, lambda: self.desk.current, journal)
+        self.writer = OutboxWriter(
+            self.client, outbox, lambda: self.desk.current, journal, kiosk_name=kiosk_name, activity=activity
+        )
         self.reception = Reception(self.client, self.fetch, self.store, self.writer, lobby=config.mode == "lobby")
         self.unknown = UnknownPatients(self.client, self.store, self.writer, mode=config.mode)
+        self.duplicates = DuplicateFinder(cache, review) if cache is not None and review is not None else None
+        """Checks each patient stored for possible duplicates (None without a cache and a review queue)."""
+        if self.duplicates is not None:
+            self.store.watch = self.duplicates.check
 
     # -- public API ---------------------------------------------------------------------------------------------
 
@@ -165,7 +179,8 @@ class LookupService:
         if not FHIR_ID.fullmatch(patient_id):
             return LookupOutcome(status=LookupStatus.NOT_FOUND, message="not a FHIR patient id")
         if confirmed_identity:
-            self.writer.audit("open", "identity-confirmed", patient_id)
+            with asking(RECORD):
+                self.writer.audit("open", "identity-confirmed", patient_id)
         return await self._guard(rep, lambda: self._open(patient_id, None, rep, "open"), (), None, patient_id)
 
     async def break_glass(self, patient_id: str, reason: str, *, progress: Progress | None = None) -> LookupOutcome:
@@ -184,6 +199,10 @@ class LookupService:
         self, text: str, *, passcode: str | None = None, progress: Progress | None = None
     ) -> LookupOutcome:
         """A SMART Health Link: fetch, decrypt, verify; its documents become the summary."""
+        with asking(HEALTH_LINK):
+            return await self._follow_link(text, passcode, progress)
+
+    async def _follow_link(self, text: str, passcode: str | None, progress: Progress | None) -> LookupOutcome:
         rep = Reporter(progress)
         rep.start("link")
         try:
@@ -217,8 +236,9 @@ class LookupService:
         checks = [check_document(d, self.trust) for d in documents]
         rep.done("verify", _verify_detail(checks))
         summary = summarize(patient, list(zip(documents, checks, strict=True)))
-        self.writer.audit("shl", "success", patient.id)
-        return LookupOutcome(status=LookupStatus.FOUND, patient=patient, summary=summary)
+        outcome = LookupOutcome(status=LookupStatus.FOUND, patient=patient, summary=summary)
+        self.writer.audit("shl", "success", patient.id, shown=Shown.of(outcome))
+        return outcome
 
     async def sign_in(self, staff_id: str, pin: str) -> SignInResult:
         """Sign a staff member in: checked by the server, or offline against the PIN this kiosk last saw accepted.
@@ -324,7 +344,20 @@ class LookupService:
         patient_id: str | None = None,
         reason: str | None = None,
     ) -> LookupOutcome:
-        """Run a network flow; a server fault turns into the cache's answer, or into `offline` with its cause."""
+        """Run a network flow; a server fault turns into the cache's answer, or into `offline` with its cause. The
+        flow's audit events say in the activity log which kind of identifier it began from."""
+        with asking(identifier_type(self.systems, identifiers, query, patient_id)):
+            return await self._run(rep, flow, identifiers, query, patient_id, reason)
+
+    async def _run(
+        self,
+        rep: Reporter,
+        flow: Callable[[], Awaitable[LookupOutcome]],
+        identifiers: Sequence[Identifier],
+        query: Demographics | None,
+        patient_id: str | None,
+        reason: str | None,
+    ) -> LookupOutcome:
         try:
             return await flow()
         except WrongPatientError as refused:
@@ -363,7 +396,7 @@ class LookupService:
         if len(patients) > 1:
             # Two records share a card's numbers: a person must choose, never the kiosk.
             candidates = [Candidate(patient=p, score=0.5, grade=MatchGrade.POSSIBLE) for p in patients]
-            self.writer.audit("lookup", "success", None)
+            self.writer.audit("lookup", "success", None, shown=CANDIDATES)
             return LookupOutcome(status=LookupStatus.CANDIDATES, candidates=tuple(candidates))
         temporary = [i.value for i in identifiers if i.system == TEMPORARY_SYSTEM]
         if temporary:
@@ -414,7 +447,7 @@ class LookupService:
             outcome = await self._open(certain[0].patient.id, certain[0].patient, rep, "search")
             return outcome.model_copy(update={"candidates": tuple(worth_showing(candidates))[:10]})
         shown = tuple(worth_showing(candidates))[:10]
-        self.writer.audit("search", "success" if shown else "not-found", None)
+        self.writer.audit("search", "success" if shown else "not-found", None, shown=CANDIDATES if shown else None)
         if not shown:
             return LookupOutcome(status=LookupStatus.NOT_FOUND, message="nobody matches these details well enough")
         return LookupOutcome(status=LookupStatus.CANDIDATES, candidates=shown)
@@ -468,8 +501,9 @@ class LookupService:
         rep.start("cache")
         stored = self.store.save(CachedPatient(patient=patient, summary=summary, break_glass=glass))
         rep.done("cache", "stored" if stored else "not stored")
-        self.writer.audit(action, "success", patient.id, glass, reason)
-        return LookupOutcome(status=LookupStatus.FOUND, patient=patient, summary=summary, break_glass=glass)
+        outcome = LookupOutcome(status=LookupStatus.FOUND, patient=patient, summary=summary, break_glass=glass)
+        self.writer.audit(action, "success", patient.id, glass, reason, shown=Shown.of(outcome))
+        return outcome
 
     async def _visit(
         self, patient_id: str, known: PatientRecord | None, action: Action, subject: Subject
@@ -556,7 +590,8 @@ class LookupService:
         action: Action = "break-glass" if reason is not None else ("search" if query is not None else "lookup")
         opened = outcome.patient.id if outcome.patient is not None else None
         result: Result = "wrong-patient" if outcome.status is LookupStatus.WRONG_PATIENT else "offline"
-        self.writer.audit(action, result, opened, reason is not None and opened is not None, reason)
+        glass = reason is not None and opened is not None
+        self.writer.audit(action, result, opened, glass, reason, shown=Shown.of(outcome, offline=True))
         return outcome
 
 

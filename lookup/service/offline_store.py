@@ -6,6 +6,8 @@ so a tampered document stays `invalid`), whether consent was missing, and whethe
 break-glass. It is indexed by each normalised identifier (`id:SYSTEM|VALUE`) and by demographic blocking keys
 (`bk:...`), so the same call finds it offline. Raw Appointment resources are kept (non-clinical) for offline
 check-in. Cache faults are logged by kind and never reach the caller: a cache is a help, not a dependency.
+A patient stored is also handed to `watch` when one is set (the duplicate finder), whose faults are kept from the
+caller the same way.
 """
 
 from __future__ import annotations
@@ -24,12 +26,20 @@ from lookup.service.cache_protocol import CachedRecord, RecordCache
 log = logging.getLogger(__name__)
 
 BlockingKeys = Callable[[Demographics], Iterable[str]]
+PATIENT_KEY = "patient/"
+"""What the key of every cached patient starts with (`patient/{id}`)."""
+BLOCKING_PREFIX = "bk:"
+"""What a demographic blocking key is filed under in the cache, beside the identifiers (`id:SYSTEM|VALUE`)."""
 
 
 def identifier_key(identifier: Identifier) -> str:
     """The normalised `system|value` index key: values compared without case, spaces or dashes."""
-    value = "".join(ch for ch in identifier.value.upper() if ch.isalnum())
-    return f"id:{identifier.system.strip()}|{value}"
+    return number_key(identifier.system, identifier.value)
+
+
+def number_key(system: str, value: str) -> str:
+    """`identifier_key` of a system and a value read as they are."""
+    return f"id:{system.strip()}|{''.join(filter(str.isalnum, value.upper()))}"
 
 
 class CachedPatient(BaseModel):
@@ -43,6 +53,18 @@ class CachedPatient(BaseModel):
     break_glass: bool = False
     """The summary was released by break-glass: offline, it is shown only to another break-glass call."""
     appointments: tuple[Appointment, ...] = ()
+
+
+def stored_patient(record: CachedRecord) -> PatientRecord | None:
+    """Who a cached record is about, read without its summary; None when it is no patient record or unreadable."""
+    if not record.key.startswith(PATIENT_KEY):
+        return None
+    try:
+        found = orjson.loads(record.payload)
+        return PatientRecord.model_validate(found["patient"]) if isinstance(found, dict) else None
+    except (ValidationError, orjson.JSONDecodeError, KeyError):
+        log.warning("an offline cache record could not be read; ignored")
+        return None
 
 
 class Hit(BaseModel):
@@ -69,12 +91,15 @@ class OfflineStore:
         self.clinical = clinical
         self._blocking = record_keys
         self._query_keys = query_keys
+        self.watch: Callable[[PatientRecord], object] | None = None
+        """Called with each patient stored (the duplicate finder's check)."""
 
-    def _index_keys(self, record: PatientRecord) -> list[str]:
+    def index_keys(self, record: PatientRecord) -> list[str]:
+        """The keys a patient is filed under: each normalised identifier, and the demographic blocking keys."""
         keys = [identifier_key(i) for i in record.identifiers]
         if self._blocking is not None and not record.demographics.is_empty():
             try:
-                keys.extend(f"bk:{k}" for k in self._blocking(record.demographics))
+                keys.extend(f"{BLOCKING_PREFIX}{k}" for k in self._blocking(record.demographics))
             except Exception:
                 log.warning("blocking keys could not be computed for a record", exc_info=True)
         return list(dict.fromkeys(keys))
@@ -89,14 +114,19 @@ class OfflineStore:
             clinical = False
         try:
             self.cache.put(
-                f"patient/{entry.patient.id}",
+                f"{PATIENT_KEY}{entry.patient.id}",
                 orjson.dumps(entry.model_dump(mode="json")),
-                index_keys=self._index_keys(entry.patient),
+                index_keys=self.index_keys(entry.patient),
                 clinical=clinical,
             )
         except Exception as exc:
             log.warning("could not write to the offline cache (%s)", type(exc).__name__)
             return False
+        if self.watch is not None:
+            try:
+                self.watch(entry.patient)
+            except Exception as exc:
+                log.warning("a stored patient could not be checked for duplicates (%s)", type(exc).__name__)
         return True
 
     def save_identity(self, patient: PatientRecord) -> bool:
@@ -152,7 +182,7 @@ class OfflineStore:
         if self._query_keys is None:
             return []
         try:
-            keys = [f"bk:{k}" for k in self._query_keys(query)]
+            keys = [f"{BLOCKING_PREFIX}{k}" for k in self._query_keys(query)]
         except Exception:
             log.warning("blocking keys could not be computed for a query", exc_info=True)
             return []

@@ -139,13 +139,15 @@ class Reception:
             return CheckInResult(status="failed", message=f"the appointment is {resource.get('status')}")
         arrived = {**resource, "status": "arrived"}
         patient_id = _subject(resource)
-        try:
-            answer = await self.client.put(f"Appointment/{appointment_id}", arrived)
-        except FhirError as exc:
-            if exc.offline:
-                return self._queue(resource, exc.describe())
+        sent = await self.writer.send_check_in(arrived)
+        if sent.fault is not None:
+            if sent.kept:
+                return self._queued(resource, sent.fault.describe())
+            if sent.fault.offline:
+                return self._queue(resource, sent.fault.describe())
             self.writer.audit("check-in", "failed", patient_id)
-            return CheckInResult(status="failed", message=exc.describe())
+            return CheckInResult(status="failed", message=sent.fault.describe())
+        answer = sent.answer or {}
         if patient_id is not None:
             self.store.save_appointment(patient_id, self._visible([arrived])[0])
         self.writer.audit("check-in", "success", patient_id)
@@ -154,9 +156,13 @@ class Reception:
     def _queue(self, resource: dict[str, Any], why: str) -> CheckInResult:
         if not self.writer.keeps_messages:
             return CheckInResult(status="failed", message=f"{why}; no outbox to keep the check-in")
-        arrived = {**resource, "status": "arrived"}
-        if not self.writer.check_in(arrived):
+        if not self.writer.check_in({**resource, "status": "arrived"}):
             return CheckInResult(status="failed", message=f"{why}; the check-in could not be kept")
+        return self._queued(resource, why)
+
+    def _queued(self, resource: dict[str, Any], why: str) -> CheckInResult:
+        """The check-in waits in the outbox: the cached appointment says it arrived, and the audit says offline."""
+        arrived = {**resource, "status": "arrived"}
         patient_id = _subject(resource)
         if patient_id is not None:
             self.store.save_appointment(patient_id, self._visible([arrived])[0])
@@ -206,13 +212,13 @@ class Reception:
         if complaint is not None and not self.lobby:
             coding = {"system": COMPLAINT_SYSTEM, "code": complaint, "display": CHIEF_COMPLAINTS[complaint]}
             encounter["reasonCode"] = [{"coding": [coding]}]
-        try:
-            answer = await self.client.put(f"Encounter/{encounter['id']}", encounter)
-        except FhirError as exc:
-            if not exc.offline:
+        sent = await self.writer.send_check_in(encounter)
+        exc = sent.fault
+        if exc is not None:
+            if not exc.offline and not sent.kept:
                 self.writer.audit("check-in", "failed", patient_id)
                 return WalkInResult(status="failed", message=exc.describe(), key=key)
-            if not self.writer.keeps_messages or not self.writer.check_in(encounter):
+            if not sent.kept and not self.writer.check_in(encounter):
                 return WalkInResult(
                     status="failed", message=f"{exc.describe()}; the walk-in could not be kept", key=key
                 )
@@ -220,6 +226,7 @@ class Reception:
             return WalkInResult(
                 status="queued", message=f"{exc.describe()}; the queue number is given at the desk", key=key
             )
+        answer = sent.answer or {}
         if _subject(answer) not in (None, patient_id):
             return WalkInResult(status="failed", message="the server answered about another patient", key=key)
         self.writer.audit("check-in", "success", patient_id)

@@ -7,6 +7,11 @@ same POST again with the Patient it already holds, so the outbox may deliver it 
 temporary identity is also kept in the encrypted cache (`temporary/{number}`, and as a patient record indexed by the
 number) so a lookup of the number answers offline.
 
+Every registration, link and undo is a message of the outbox (`OutboxWriter.send`): written there before it is sent,
+delivered with its receipt while the clerk waits, kept for a later delivery when the server cannot answer. A link or
+an undo gets its idempotency key once, when the clerk decides, so a repeat after a lost answer is recognised by the
+server as the same decision and never applied twice.
+
 Following a link is where a wrong person could appear: the Patient the server finds for a temporary number must carry
 that number and name exactly one real patient as `replaced-by`; the real patient is then read by that id, and the
 outcome says it was reached through the temporary identity. Anything else is refused, never guessed.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -43,6 +49,7 @@ from lookup.fhir.bundles import search_entries
 from lookup.fhir.patient import identifiers_of, patient_record
 from lookup.fhir.primitives import parse_date, parse_datetime
 from lookup.fhir.references import target
+from lookup.service.audit import LINK_KIND, UNLINK_KIND, Delivery
 from lookup.service.binding import WrongPatientError
 from lookup.service.offline_store import OfflineStore
 from lookup.service.outbox_writer import OutboxWriter
@@ -182,12 +189,12 @@ class UnknownPatients:
         if self.mode != "er":
             return made.model_copy(update={"status": "failed", "message": "only the ER registers unknown patients"})
         resource = patient_resource(number, arrival)
-        try:
-            answer = await self.client.post("Patient", resource, idempotent=True)
-        except FhirError as exc:
-            if not exc.offline:
+        sent = await self.writer.send_registration(resource, number)
+        exc = sent.fault
+        if exc is not None:
+            if not exc.offline and not sent.kept:
                 return made.model_copy(update={"status": "failed", "message": _refusal(exc)})
-            if not self.writer.create(resource, number):
+            if not sent.kept and not self.writer.create(resource, number):
                 return made.model_copy(
                     update={"status": "failed", "message": f"{exc.describe()}; the registration could not be kept"}
                 )
@@ -195,6 +202,7 @@ class UnknownPatients:
             return made.model_copy(
                 update={"message": f"{exc.describe()}; the patient will be created when the server is back"}
             )
+        answer = sent.answer or {}
         record = patient_record(answer)
         if record is None or not _carries(answer, number):
             # Whatever came back is not the Patient just registered: the number stays valid, the server's id is not.
@@ -288,24 +296,47 @@ class UnknownPatients:
 
     # -- linking ---------------------------------------------------------------------------------------------
 
-    async def _operation(self, number: str, operation: str, parameters: Json) -> tuple[Json | None, str]:
-        canonical = temporary_number(number)
-        if canonical is None:
-            return None, "not a temporary number (TMP-1234-5678-9)"
+    async def _server_id(self, canonical: str) -> str | LinkResult:
+        """The server's id of the temporary Patient carrying the number: read from the server, else, while it
+        cannot answer, as this kiosk kept it when the server created it."""
         try:
             resource = await self._resource(canonical)
-            if resource is None or not isinstance(resource.get("id"), str):
-                return None, "no temporary patient carries this number on the server"
-            answer = await self.client.post(f"Patient/{resource['id']}/{operation}", parameters)
         except FhirError as exc:
-            if exc.offline:
-                return None, f"{exc.describe()}; linking needs the server (what moves must be confirmed by it)"
-            return None, _refusal(exc)
+            if not exc.offline:
+                return LinkResult(status="failed", message=_refusal(exc))
+            kept = self._kept(canonical)
+            if kept is None or kept.patient_id is None:
+                why = "the temporary patient is not yet on the server as far as this kiosk knows"
+                return LinkResult(status="failed", message=f"{exc.describe()}; {why}")
+            return kept.patient_id
         except WrongPatientError as refused:
-            return None, refused.message
-        if answer.get("id") != resource["id"] or not _carries(answer, canonical):
-            return None, "the server answered with another patient"
-        return answer, ""
+            return LinkResult(status="failed", message=refused.message)
+        if resource is None or not isinstance(resource.get("id"), str):
+            return LinkResult(status="failed", message="no temporary patient carries this number on the server")
+        return str(resource["id"])
+
+    async def _operation(self, number: str, kind: str, operation: str, parameters: Json) -> Json | LinkResult:
+        """One link or undo as a message of the outbox, its key made now (one decision); the server's answer, or the
+        result when there is none to read: queued for a later delivery, or failed."""
+        canonical = temporary_number(number)
+        if canonical is None:
+            return LinkResult(status="failed", message="not a temporary number (TMP-1234-5678-9)")
+        temporary_id = await self._server_id(canonical)
+        if isinstance(temporary_id, LinkResult):
+            return temporary_id
+        delivery = Delivery(method="POST", path=f"Patient/{temporary_id}/{operation}", body=parameters)
+        sent = await self.writer.send(kind, f"{kind}:{uuid.uuid4()}", delivery)
+        if sent.fault is not None:
+            if sent.kept:
+                later = f"{sent.fault.describe()}; the {kind} will be sent when the server is back"
+                return LinkResult(status="queued", message=later)
+            if sent.fault.offline:
+                return LinkResult(status="failed", message=f"{sent.fault.describe()}; nothing could keep the {kind}")
+            return LinkResult(status="failed", message=_refusal(sent.fault))
+        answer = sent.answer or {}
+        if answer.get("id") != temporary_id or not _carries(answer, canonical):
+            return LinkResult(status="failed", message="the server answered with another patient")
+        return answer
 
     async def link(self, number: str, patient_id: str) -> LinkResult:
         """Link a temporary identity to the real patient `patient_id` (`$link-identity`)."""
@@ -315,9 +346,9 @@ class UnknownPatients:
             "resourceType": "Parameters",
             "parameter": [{"name": "target", "valueReference": {"reference": f"Patient/{patient_id}"}}],
         }
-        answer, why = await self._operation(number, LINK_OPERATION, parameters)
-        if answer is None:
-            return LinkResult(status="failed", message=why)
+        answer = await self._operation(number, LINK_KIND, LINK_OPERATION, parameters)
+        if isinstance(answer, LinkResult):
+            return answer
         try:
             linked = replaced_by(answer)
         except WrongPatientError as refused:
@@ -329,9 +360,9 @@ class UnknownPatients:
 
     async def unlink(self, number: str) -> LinkResult:
         """Undo the link of a temporary identity (`$unlink-identity`): both Patients as they were."""
-        answer, why = await self._operation(number, UNLINK_OPERATION, {"resourceType": "Parameters"})
-        if answer is None:
-            return LinkResult(status="failed", message=why)
+        answer = await self._operation(number, UNLINK_KIND, UNLINK_OPERATION, {"resourceType": "Parameters"})
+        if isinstance(answer, LinkResult):
+            return answer
         try:
             still = replaced_by(answer)
         except WrongPatientError as refused:

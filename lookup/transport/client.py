@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import httpx
 import orjson
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from lookup.domain.origins import origin_of
@@ -50,6 +50,18 @@ FHIR_JSON = "application/fhir+json"
 Json = dict[str, Any]
 Within = Literal["base", "origin"]
 """Where a request may go: under the configured base URL (every FHIR call) or only on its origin (the token)."""
+
+
+class Answer(BaseModel):
+    """A server's answer to a write, with the headers a delivery receipt is made of."""
+
+    model_config = ConfigDict(frozen=True)
+
+    body: Json
+    location: str | None = None
+    """The `Location` header: where the server keeps what it made."""
+    date: str | None = None
+    """The `Date` header: the server's clock when it answered."""
 
 
 def _under(target: httpx.URL, base: httpx.URL) -> bool:
@@ -358,6 +370,18 @@ class FhirClient:
     async def put(self, path: str, body: Json, **kw: Any) -> Json:
         return await self._request("PUT", path, json=body, idempotent=True, **kw)
 
+    async def send(
+        self,
+        method: Literal["PUT", "POST"],
+        path: str,
+        body: Json,
+        *,
+        idempotent: bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """A write whose answer's headers matter too (`Location`, `Date`): the outbox's deliveries, for receipts."""
+        return await self._exchange(method, path, json=body, idempotent=idempotent, headers=headers)
+
     def _should_retry(self, exc: BaseException) -> bool:
         if not isinstance(exc, FhirError) or not exc.retryable:
             return False
@@ -371,7 +395,10 @@ class FhirClient:
             return exc.retry_after
         return float(wait_random_exponential(multiplier=0.05, max=0.5)(state))
 
-    async def _request(
+    async def _request(self, method: str, path: str, **kw: Any) -> Json:
+        return (await self._exchange(method, path, **kw)).body
+
+    async def _exchange(
         self,
         method: str,
         path: str,
@@ -385,7 +412,7 @@ class FhirClient:
         authenticated: bool = True,
         resource: bool = True,
         within: Within = "base",
-    ) -> Json:
+    ) -> Answer:
         attempts = self.config.retries + 1 if idempotent else 1
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),
@@ -417,7 +444,7 @@ class FhirClient:
         authenticated: bool,
         resource: bool,
         within: Within,
-    ) -> Json:
+    ) -> Answer:
         self._pin(path, within)
         for renewal in (False, True):
             if not self.breaker.allow():
@@ -475,7 +502,6 @@ class FhirClient:
                 raise error
             self.breaker.success()
             self.last_error = None
-            if status == 204 or not response.content:
-                return {}
-            return decode_json(response.content, resource=resource)
+            body = {} if status == 204 or not response.content else decode_json(response.content, resource=resource)
+            return Answer(body=body, location=response.headers.get("Location"), date=response.headers.get("Date"))
         raise FhirError(FaultKind.UNAUTHORIZED, status=401)

@@ -69,6 +69,27 @@ REFUSED_KINDS = frozenset({FaultKind.FOREIGN_ORIGIN, FaultKind.REDIRECTED})
 the cache nor a smaller answer stands in for it, since the server itself is not to be trusted with this call."""
 
 
+_OPENINGS: dict[FaultKind, str] = {
+    FaultKind.TIMEOUT: "the server did not answer",
+    FaultKind.SERVER_ERROR: "the server failed (HTTP ",
+    FaultKind.RATE_LIMITED: "the server is busy (HTTP ",
+    FaultKind.REDIRECTED: "the server answered with a redirect",
+    FaultKind.BAD_REQUEST: "the server rejected the request (HTTP ",
+}
+"""How `describe()` begins the sentences that carry a figure."""
+
+
+def described_kind(sentence: str) -> FaultKind | None:
+    """The kind whose `describe()` wrote `sentence` (a fault kept as text, shown later in the reader's language);
+    None for any other text."""
+    for kind, text in _SENTENCES.items():
+        if sentence == text:
+            return kind
+    if sentence in (FOREIGN_TOKEN_URL, FOREIGN_LINK):
+        return FaultKind.FOREIGN_ORIGIN
+    return next((kind for kind, opening in _OPENINGS.items() if sentence.startswith(opening)), None)
+
+
 class FhirError(Exception):
     """A request to the FHIR server did not give a usable answer."""
 

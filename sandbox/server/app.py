@@ -1,7 +1,8 @@
 """The sandbox coordination server: `create_app(config)` builds the FastAPI application.
 
 All FHIR routes live under `config.base_path` (`/fhir`): the CapabilityStatement, the OAuth2 token endpoint, and
-the routes of `routes_patients`, `routes_workflow`, `routes_visits`, `routes_identity` and `routes_eligibility`.
+the routes of `routes_patients`, `routes_workflow`, `routes_visits`, `routes_identity`, `routes_eligibility` and
+`routes_linkage`.
 The database is prepared (generated, imported, indexed) before the application is returned, so a server started
 from it answers at once.
 """
@@ -15,7 +16,14 @@ from fastapi.responses import JSONResponse
 
 from lookup.domain.temporary import LINK_OPERATION, UNLINK_OPERATION
 from lookup.fhir.capabilities import OAUTH_URIS_URL
-from sandbox.server import routes_eligibility, routes_identity, routes_patients, routes_visits, routes_workflow
+from sandbox.server import (
+    routes_eligibility,
+    routes_identity,
+    routes_linkage,
+    routes_patients,
+    routes_visits,
+    routes_workflow,
+)
 from sandbox.server.auth import Authority, TokenError
 from sandbox.server.config import SandboxConfig
 from sandbox.server.facility_keys import FacilityKeys
@@ -44,12 +52,14 @@ _SEARCH_PARAMS: Final[dict[str, list[tuple[str, str]]]] = {
     "Bundle": [("type", "token"), ("composition.subject", "reference"), ("composition.patient", "reference")],
     "Appointment": [("patient", "reference"), ("date", "date"), ("status", "token")],
     "ServiceRequest": [("performer", "reference"), ("status", "token"), ("patient", "reference")],
-    "AuditEvent": [("patient", "reference")],
+    "AuditEvent": [("patient", "reference"), ("date", "date"), ("_tag", "token"), ("type", "token"),
+                   ("subtype", "token"), ("agent", "token")],
     "Consent": [("patient", "reference")],
     "Encounter": [("date", "date")],
     "HealthcareService": [],
     "Provenance": [("target", "reference")],
     "CoverageEligibilityRequest": [],
+    "Linkage": [],
 }  # fmt: skip
 _INTERACTIONS: Final[dict[str, list[str]]] = {
     "Patient": ["read", "search-type", "create"],
@@ -62,6 +72,7 @@ _INTERACTIONS: Final[dict[str, list[str]]] = {
     "HealthcareService": ["search-type"],
     "Provenance": ["search-type"],
     "CoverageEligibilityRequest": ["create"],
+    "Linkage": ["create"],
 }
 IDENTITY_OPERATIONS: Final = [
     {"name": name.lstrip("$"), "definition": f"http://fhir.hl7.org.vn/core/OperationDefinition/Patient-{name[1:]}"}
@@ -207,7 +218,7 @@ def create_app(config: SandboxConfig) -> FastAPI:
     if matching is not None:
         app.add_middleware(StartingGate, matching=matching, base_path=config.base_path)
     install_error_handlers(app)
-    routers = (routes_patients, routes_workflow, routes_visits, routes_identity, routes_eligibility)
+    routers = (routes_patients, routes_workflow, routes_visits, routes_identity, routes_eligibility, routes_linkage)
     for router in (_meta_router(), *(module.router for module in routers)):
         app.include_router(router, prefix=config.base_path)
     return app

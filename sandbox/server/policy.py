@@ -22,6 +22,8 @@ Roles, as the hospital uses them:
   under a temporary identity, linked to the real patient later (`sandbox.server.routes_identity`). Never the audit
   log.
 - every role but admin: the insurance gateway's answer for a card (the lobby only for the card number itself).
+- er and admin: a Linkage saying two Patients are one person, as a staff member decided reviewing possible
+  duplicates (`sandbox.server.routes_linkage`); no other role.
 - admin: the audit log and counts; never a patient's identity or clinical data.
 
 Conditions, observations, encounters, medications and allergies are served only inside the signed documents, so
@@ -72,6 +74,7 @@ class Resource(StrEnum):
     HEALTHCARE_SERVICE = "HealthcareService"
     PROVENANCE = "Provenance"
     COVERAGE_ELIGIBILITY_REQUEST = "CoverageEligibilityRequest"
+    LINKAGE = "Linkage"
 
 
 class Operation(StrEnum):
@@ -131,6 +134,8 @@ class Limit(StrEnum):
     WALK_IN = "walk-in"
     TEMPORARY = "temporary-identity"
     EXACT_CARD = "exact-card"
+    ONE_PERSON = "one-person"
+    AUDIT_SEARCH = "audit-search"
 
 
 LIMIT_TEXT: Final[dict[Limit, str]] = {
@@ -182,13 +187,31 @@ LIMIT_TEXT: Final[dict[Limit, str]] = {
         "identifier of `http://fhir.hl7.org.vn/core/sid/temporary` (`TMP` and nine digits, the last a Luhn check "
         "digit), its alias as its only name and the unidentified-arrival extension, else 400; the same number "
         "again is 200 with the Patient already made, never a second one. `$link-identity` links a temporary Patient "
-        "to a real one (404 unknown target, 409 a temporary target or a temporary Patient already linked, 400 not a "
-        "temporary Patient) and moves the walk-ins recorded under it; `$unlink-identity` undoes exactly that (409 "
-        "when not linked); each writes a Provenance naming the staff member, listed by `Provenance?target=`"
+        "to a real one (404 unknown target, 409 a temporary target or a temporary Patient already linked to another, "
+        "400 not a temporary Patient; the same link again is 200 with the Patient as linked, changing nothing) and "
+        "moves the walk-ins recorded under it; `$unlink-identity` undoes exactly that (409 when not linked); each "
+        "writes a Provenance naming the staff member and the request's `Idempotency-Key`, listed by "
+        "`Provenance?target=`, and a request with a key already recorded there is 200 with the Patient as it is, "
+        "changing nothing"
+    ),
+    Limit.AUDIT_SEARCH: (
+        "the audit log by `patient`, by `date` (repeatable: `ge`, `gt`, `le`, `lt` or `eq` before an instant with its "
+        "zone, compared with each event's `recorded` instant to the millisecond, or before a day, the UTC day) and by "
+        "the tokens `_tag` (the origin, `server` or `client-trail`), `type`, `subtype` and `agent` (a client's or a "
+        "staff member's identifier), each `system|code` or a bare code, alternatives comma-separated; "
+        "`_summary=count` answers with the total alone. Reading the log writes no AuditEvent, so a count read twice "
+        "is the same"
     ),
     Limit.EXACT_CARD: (
         "the card number itself (a contained Coverage's `subscriberId` or `identifier`), never a patient "
         "reference (403); the answer names the card, not the person"
+    ),
+    Limit.ONE_PERSON: (
+        "two Patients found to be one person (`sandbox.server.routes_linkage`): one item `source` and one "
+        "`alternate`, each `Patient/{id}` of this server (404 unknown, 400 the same one twice, 409 a temporary "
+        "identity, which `$link-identity` links), and the staff member who decided as `author` (the kiosk's "
+        "`author.identifier` in `urn:kiosk:staff`, else the token's staff member; 400 without either); the two "
+        "Patients again, either way round, are 200 with the Linkage already made, never a second one"
     ),
 }
 
@@ -201,6 +224,7 @@ _P, _B, _C, _A, _S, _E = (Resource.PATIENT, Resource.BUNDLE, Resource.CONSENT, R
                           Resource.SERVICE_REQUEST, Resource.AUDIT_EVENT)  # fmt: skip
 _W, _H = Resource.ENCOUNTER, Resource.HEALTHCARE_SERVICE
 _PROV, _ELIG = Resource.PROVENANCE, Resource.COVERAGE_ELIGIBILITY_REQUEST
+_LINKAGE = Resource.LINKAGE
 _TEMPORARY = _limits(Limit.TEMPORARY)
 _SEARCH, _COUNT, _READ, _UPDATE = Operation.SEARCH, Operation.COUNT, Operation.READ, Operation.UPDATE
 _SHOWN_TODAY = _limits(Limit.TODAY, Limit.DIAGNOSIS_WITH_CONSENT)
@@ -258,11 +282,14 @@ POLICY: Final[Mapping[Role, Mapping[tuple[Resource, Operation], frozenset[Limit]
         (_P, Operation.UNLINK): _TEMPORARY,
         (_PROV, _SEARCH): _TEMPORARY,
         (_ELIG, Operation.CREATE): _NONE,
+        (_LINKAGE, Operation.CREATE): _limits(Limit.ONE_PERSON),
     },
     Role.ADMIN: {
         (_P, _COUNT): _limits(Limit.TOTAL_ONLY),
+        (_LINKAGE, Operation.CREATE): _limits(Limit.ONE_PERSON),
         (_E, _READ): _NONE,
-        (_E, _SEARCH): _NONE,
+        (_E, _SEARCH): _limits(Limit.AUDIT_SEARCH),
+        (_E, _COUNT): _limits(Limit.AUDIT_SEARCH),
     },
 }
 """Role -> (resource, operation) -> the limits it is allowed under. What is not here is refused (403)."""
@@ -297,11 +324,13 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route(_E, _UPDATE, "PUT AuditEvent/{new_event}", success=201),
     Route(_E, _READ, "GET AuditEvent/{event}"),
     Route(_E, _SEARCH, "GET AuditEvent?patient=Patient/{patient}"),
+    Route(_E, _COUNT, "GET AuditEvent?date=ge{today}&_tag=client-trail&_summary=count"),
     Route(_P, Operation.CREATE, "POST Patient", success=201),
     Route(_P, Operation.LINK, "POST Patient/{temporary}/$link-identity"),
     Route(_P, Operation.UNLINK, "POST Patient/{temporary}/$unlink-identity"),
     Route(_PROV, _SEARCH, "GET Provenance?target=Patient/{temporary}"),
     Route(_ELIG, Operation.CREATE, "POST CoverageEligibilityRequest"),
+    Route(_LINKAGE, Operation.CREATE, "POST Linkage", success=201),
 )
 """Every FHIR route under the policy (the CapabilityStatement and the token endpoint need no token)."""
 

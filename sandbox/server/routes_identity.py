@@ -12,6 +12,12 @@ twice, answers 200 with the Patient already made and never makes a second one.
 remembering which; `$unlink-identity` restores both Patients and moves back exactly those walk-ins (not one the real
 patient had of their own). Each step is one SQLite transaction and writes a Provenance (activity `link` or `unlink`
 of ISO 21089, the staff member and client from the token as agents), listed by `GET Provenance?target=`.
+
+A repeat is never applied twice: the same link again (same temporary Patient, same target) answers 200 with the
+Patient as linked and changes nothing, so a kiosk retrying after a lost answer is not refused; a link to another
+target stays 409. A request carrying an `Idempotency-Key` header is recorded with its Provenance, and the same key
+again on the same temporary Patient answers 200 with the Patient as it is now, writing nothing (an undo retried after
+its answer was lost, even when the identity was linked again since).
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ router = APIRouter()
 Json = dict[str, Any]
 PatientId = Annotated[str, Path(pattern=FHIR_ID_PATTERN)]
 LIFECYCLE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle"
+IDEMPOTENCY_EXTENSION: Final = "urn:kiosk:idempotency-key"
+"""The extension of a Provenance that keeps the `Idempotency-Key` of the request that made it."""
+_IDEMPOTENCY_KEY: Final = re.compile(r"[A-Za-z0-9:._-]{1,128}")
 PARTICIPANT_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 _ALLOWED_FIELDS: Final = frozenset(
     {"resourceType", "id", "meta", "identifier", "active", "name", "gender", "birthDate", "extension", "photo"}
@@ -250,10 +259,12 @@ def _agents(grant: Grant) -> list[Json]:
     return found
 
 
-def provenance(activity: str, temporary_id: str, real_id: str, grant: Grant, moved: list[str]) -> Json:
-    """The Provenance of one link or unlink: the temporary Patient its target, the real one its source, and the
-    walk-ins moved as revised entities."""
-    return {
+def provenance(
+    activity: str, temporary_id: str, real_id: str, grant: Grant, moved: list[str], key: str | None = None
+) -> Json:
+    """The Provenance of one link or unlink: the temporary Patient its target, the real one its source, the walk-ins
+    moved as revised entities, and the request's idempotency key when it had one."""
+    made: Json = {
         "resourceType": "Provenance",
         "id": str(uuid.uuid4()),
         "target": [{"reference": f"Patient/{temporary_id}"}],
@@ -265,6 +276,9 @@ def provenance(activity: str, temporary_id: str, real_id: str, grant: Grant, mov
             *({"role": "revision", "what": {"reference": ref}} for ref in moved),
         ],
     }
+    if key is not None:
+        made["extension"] = [{"url": IDEMPOTENCY_EXTENSION, "valueString": key}]
+    return made
 
 
 def _with_subject(data: bytes | None, patient_id: str) -> bytes | None:
@@ -275,15 +289,24 @@ def _with_subject(data: bytes | None, patient_id: str) -> bytes | None:
     return orjson.dumps(resource)
 
 
-def _link(store: Store, temporary: StoredPatient, target_id: str, grant: Grant) -> tuple[Json, StoredPatient]:
-    """Inside the transaction: the temporary Patient as it now is, and the real one; raises `FhirProblem`."""
+Step = tuple[Json, StoredPatient, str]
+"""What a link or an undo leaves: the temporary Patient as it now is, the real one, and what was done (audited)."""
+
+
+def _link(store: Store, temporary: StoredPatient, target_id: str, grant: Grant, key: str | None) -> Step:
+    """Inside the transaction: link, or find the same link made already; raises `FhirProblem`."""
     target = store.patient(target_id)
     if target is None:
         raise FhirProblem(404, "not-found", "no patient with the target id")
     if temporary_number_of(target.resource) is not None:
         raise FhirProblem(409, "conflict", "the target is itself a temporary identity: link to the real patient")
-    if store.identity_link(temporary.rid) is not None:
-        raise FhirProblem(409, "conflict", "this temporary identity is already linked; undo that link first")
+    linked = store.identity_link(temporary.rid)
+    if linked is not None and linked[0] == target.rid:
+        return temporary.resource, target, "linked already"
+    if linked is not None:
+        raise FhirProblem(
+            409, "conflict", "this temporary identity is already linked to another patient; undo that first"
+        )
     moved = []
     for ref, data in store.visits_of(temporary.rid):
         if store.move_visit(ref, temporary.rid, target.rid, _with_subject(data, target.id)):
@@ -296,12 +319,12 @@ def _link(store: Store, temporary: StoredPatient, target_id: str, grant: Grant) 
     store.set_patient_json(temporary.rid, orjson.dumps(now))
     store.set_patient_json(target.rid, orjson.dumps(real))
     store.put_identity_link(temporary.rid, target.rid, was_active, moved)
-    record = provenance("link", temporary.id, target.id, grant, moved)
+    record = provenance("link", temporary.id, target.id, grant, moved, key)
     store.put_provenance(record["id"], f"Patient/{temporary.id}", orjson.dumps(record))
-    return now, target
+    return now, target, "linked"
 
 
-def _unlink(store: Store, temporary: StoredPatient, grant: Grant) -> tuple[Json, StoredPatient]:
+def _unlink(store: Store, temporary: StoredPatient, grant: Grant, key: str | None) -> Step:
     linked = store.identity_link(temporary.rid)
     target = store.patient_by_rid(linked[0]) if linked is not None else None
     if linked is None or target is None:
@@ -324,9 +347,31 @@ def _unlink(store: Store, temporary: StoredPatient, grant: Grant) -> tuple[Json,
     store.set_patient_json(temporary.rid, orjson.dumps(now))
     store.set_patient_json(target.rid, orjson.dumps(real))
     store.drop_identity_link(temporary.rid)
-    record = provenance("unlink", temporary.id, target.id, grant, back)
+    record = provenance("unlink", temporary.id, target.id, grant, back, key)
     store.put_provenance(record["id"], f"Patient/{temporary.id}", orjson.dumps(record))
-    return now, target
+    return now, target, "unlinked"
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise FhirProblem(400, "invalid", "an Idempotency-Key is 1 to 128 letters, digits and the signs : . _ -")
+    return key
+
+
+def _done_before(store: Store, temporary: StoredPatient, activity: str, key: str | None) -> Step | None:
+    """The step a request with this key already made on this temporary Patient, answered as the Patient is now."""
+    if key is None:
+        return None
+    for record in store.provenances_of(f"Patient/{temporary.id}"):
+        keys = [e.get("valueString") for e in record.get("extension") or [] if e.get("url") == IDEMPOTENCY_EXTENSION]
+        codes = [c.get("code") for c in (record.get("activity") or {}).get("coding") or []]
+        if key in keys and activity in codes:
+            source = next((e for e in record.get("entity") or [] if e.get("role") == "source"), None)
+            real = store.patient(local_id(source["what"]["reference"], "Patient")) if source else None
+            if real is not None:
+                return temporary.resource, real, f"{activity}ed already"
+    return None
 
 
 def _temporary_or_refuse(caller: Caller, patient_id: str) -> StoredPatient:
@@ -339,15 +384,20 @@ def _temporary_or_refuse(caller: Caller, patient_id: str) -> StoredPatient:
 
 
 def _changed(
-    caller: Caller, patient_id: str, step: Callable[[Store, StoredPatient], tuple[Json, StoredPatient]], done: str
+    caller: Caller,
+    request: Request,
+    patient_id: str,
+    activity: str,
+    step: Callable[[Store, StoredPatient, str | None], Step],
 ) -> FhirResponse:
     temporary = _temporary_or_refuse(caller, patient_id)
     store = caller.state.store
     try:
+        key = _idempotency_key(request)
         # The refusal is raised (and audited) after the rollback, so its audit event is kept.
         with store.transaction():
             fresh = store.patient(patient_id) or temporary
-            now, target = step(store, fresh)
+            now, target, done = _done_before(store, fresh, activity, key) or step(store, fresh, key)
     except FhirProblem as problem:
         raise caller.refuse(problem.status, problem.code, problem.text, patient=temporary.id) from None
     caller.audit([temporary.id, target.id], done)
@@ -356,6 +406,7 @@ def _changed(
 
 @router.post("/Patient/{patient_id}/$link-identity", response_class=FhirResponse, summary="Link to the real patient")
 def link_identity(
+    request: Request,
     caller: Annotated[Caller, Depends(permitted(Resource.PATIENT, Operation.LINK))],
     patient_id: PatientId,
     body: Annotated[Json, Body(examples=[LINK_EXAMPLE])],
@@ -364,16 +415,21 @@ def link_identity(
         target_id = _target_id(body)
     except FhirProblem as problem:
         raise caller.refuse(problem.status, problem.code, problem.text, patient=patient_id) from None
-    return _changed(caller, patient_id, lambda store, fresh: _link(store, fresh, target_id, caller.grant), "linked")
+    return _changed(
+        caller, request, patient_id, "link", lambda store, fresh, key: _link(store, fresh, target_id, caller.grant, key)
+    )
 
 
 @router.post("/Patient/{patient_id}/$unlink-identity", response_class=FhirResponse, summary="Undo the link")
 def unlink_identity(
+    request: Request,
     caller: Annotated[Caller, Depends(permitted(Resource.PATIENT, Operation.UNLINK))],
     patient_id: PatientId,
     body: Annotated[Json | None, Body()] = None,
 ) -> FhirResponse:
-    return _changed(caller, patient_id, lambda store, fresh: _unlink(store, fresh, caller.grant), "unlinked")
+    return _changed(
+        caller, request, patient_id, "unlink", lambda store, fresh, key: _unlink(store, fresh, caller.grant, key)
+    )
 
 
 @router.get("/Provenance", response_class=FhirResponse, summary="A temporary identity's link history")

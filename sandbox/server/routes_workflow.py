@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from lookup.domain.model import FHIR_ID_PATTERN
 from lookup.service.audit import DICOM_SYSTEM
 from sandbox.server.audit import client_trail, same_event, trail_patient
+from sandbox.server.audit_search import AuditQuery
 from sandbox.server.fhir import local_id, operation_outcome, searchset
 from sandbox.server.http import DEFAULT_COUNT, MAX_COUNT, FhirProblem, FhirResponse, base_url, page_links
 from sandbox.server.http import state_of as _state
@@ -297,15 +298,36 @@ def read_audit_event(
     return FhirResponse(event)
 
 
-@router.get("/AuditEvent", response_class=FhirResponse, summary="Audit events about a patient")
+def _tokens(name: str) -> Any:
+    """A repeatable token parameter (`system|code`, or several comma-separated)."""
+    return Query(alias=name, max_length=400)
+
+
+@router.get("/AuditEvent", response_class=FhirResponse, summary="Search or count the audit log")
 def search_audit_events(
     request: Request,
     caller: Annotated[Caller, Depends(permitted(Resource.AUDIT_EVENT, Operation.SEARCH))],
     patient: Annotated[str | None, Query(max_length=200)] = None,
+    date: Annotated[list[str] | None, Query(max_length=40)] = None,
+    tag: Annotated[list[str] | None, _tokens("_tag")] = None,
+    kind: Annotated[list[str] | None, _tokens("type")] = None,
+    subtype: Annotated[list[str] | None, _tokens("subtype")] = None,
+    agent: Annotated[list[str] | None, _tokens("agent")] = None,
+    summary_mode: Annotated[str | None, Query(alias="_summary", pattern="^(count|false)$")] = None,
     count: Count = DEFAULT_COUNT,
     offset: Offset = 0,
 ) -> FhirResponse:
+    """`sandbox.server.audit_search` says what each parameter selects."""
     who = local_id(patient, "Patient") if patient else None
-    events, total = caller.state.store.audits_of(who, count, offset)
+    query = AuditQuery.of(patient=who, dates=date, tags=tag, types=kind, subtypes=subtype, agents=agent)
+    where, params = query.where()
+    store = caller.state.store
+    if query.by_content:
+        found = [event for event in store.audits_all(where, params) if query.matches(event)]
+        events, total = found[offset : offset + count], len(found)
+    else:
+        events, total = store.audits_where(where, params, 0 if caller.operation is Operation.COUNT else count, offset)
+    if caller.operation is Operation.COUNT:
+        return FhirResponse(searchset([], self_url=str(request.url), total=total, base=base_url(request)))
     self_url, next_url = page_links(request, count, offset, total)
     return FhirResponse(searchset(events, self_url=self_url, next_url=next_url, total=total, base=base_url(request)))

@@ -9,7 +9,8 @@ Tables: `patients` (one row per Patient; `synthetic_index` links a generated per
 (system, value -> patient), `appointments` and `service_requests` (searchable across people, so made while
 loading), `documents` (signed document Bundles, made on first request), `audit_events`, `visits` (arrivals and
 their queue numbers), `identity_links` (a temporary identity linked to a real patient, and the walk-ins the link
-moved, so the undo moves back exactly those), `provenances`, `meta`. The header's
+moved, so the undo moves back exactly those), `provenances`, `linkages` (two Patients found to be one person, one row
+per pair of them), `meta`. The header's
 `application_id` marks the file as a sandbox database, and a `Store` opens nothing else.
 """
 
@@ -58,6 +59,7 @@ CREATE TABLE IF NOT EXISTS identity_links (
     temporary_rid INTEGER PRIMARY KEY, target_rid INTEGER NOT NULL, was_active INTEGER NOT NULL, moved TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS provenances (id TEXT PRIMARY KEY, target TEXT NOT NULL, json BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS provenances_target ON provenances (target);
+CREATE TABLE IF NOT EXISTS linkages (id TEXT PRIMARY KEY, pair TEXT NOT NULL UNIQUE, json BLOB NOT NULL);
 """
 
 _INDEXES: Final = """
@@ -430,6 +432,17 @@ class Store:
             ).fetchall()
         return [orjson.loads(r[0]) for r in rows]
 
+    def add_linkage(self, linkage_id: str, pair: str, data: bytes) -> dict[str, Any]:
+        """Keep a Linkage for a pair of Patients (`pair`: their ids in sorted order, `|`-joined) unless one is kept
+        already; the one kept for the pair."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO linkages (id, pair, json) VALUES (?, ?, ?) ON CONFLICT (pair) DO NOTHING",
+                (linkage_id, pair, data),
+            )
+            row = self._conn.execute("SELECT json FROM linkages WHERE pair = ?", (pair,)).fetchone()
+        return dict(orjson.loads(row[0]))
+
     # -- appointments and referrals ---------------------------------------------------------------------------
     def appointments_of(self, rid: int, day_from: int | None, day_to: int | None) -> list[tuple[str, int, str, int]]:
         """(id, day, status, number) of a patient's appointments within the day offsets (inclusive)."""
@@ -567,7 +580,16 @@ class Store:
         return None if row is None else dict(orjson.loads(row[0]))
 
     def audits_of(self, patient: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        clause, params = ("patient = ?", [patient]) if patient is not None else ("1", [])
+        if patient is None:
+            return self.audits_where([], [], limit, offset)
+        return self.audits_where(["patient = ?"], [patient], limit, offset)
+
+    def audits_where(
+        self, where: Sequence[str], params: Sequence[Any], limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the audit events the SQL conditions (of `sandbox.server.audit_search`) select, oldest first,
+        and how many they select in all."""
+        clause = " AND ".join(where) or "1"
         with self._lock:
             total = int(self._conn.execute(f"SELECT COUNT(*) FROM audit_events WHERE {clause}", params).fetchone()[0])
             rows = self._conn.execute(
@@ -575,3 +597,10 @@ class Store:
                 (*params, limit, offset),
             ).fetchall()
         return [orjson.loads(r[0]) for r in rows], total
+
+    def audits_all(self, where: Sequence[str], params: Sequence[Any]) -> list[dict[str, Any]]:
+        """Every audit event the SQL conditions select, oldest first (for a search by content)."""
+        clause = " AND ".join(where) or "1"
+        with self._lock:
+            rows = self._conn.execute(f"SELECT json FROM audit_events WHERE {clause} ORDER BY rowid", params).fetchall()
+        return [orjson.loads(r[0]) for r in rows]

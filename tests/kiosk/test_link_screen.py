@@ -176,9 +176,14 @@ async def test_linking_without_the_server_is_a_notice_not_a_traceback(tmp_path: 
             running.stop()
             await pilot.click("#confirm")
             await wait_until(pilot, lambda: isinstance(app.screen, NoticeDialog), within=30)
-            assert str(app.screen.query_one("#notice-body").render()) == app.t("link.failed.body")
+            # The decision waits in the outbox for the server, and the notice says so.
+            assert str(app.screen.query_one("#notice-body").render()) == app.t("link.queued.body")
             assert "Traceback" not in drawn(app)
             assert app.faults == []
+            cache = app.services.cache.get()
+            assert cache is not None
+            (waiting,) = cache.outbox.entries(kind="link")
+            assert waiting.delivery == "retrying" and waiting.reason is not None and waiting.server_id is None
 
 
 async def test_leaving_the_search_for_the_real_person_stops_the_linking(server: RunningSandbox, tmp_path: Path) -> None:

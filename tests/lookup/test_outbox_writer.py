@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lookup.service.audit import Delivery
-from lookup.service.cache_protocol import OutboxEntry
+from lookup.service.cache_protocol import DeliveryReceipt, OutboxEntry
 from lookup.service.outbox_writer import OutboxWriter
 from lookup.transport.client import FhirClient
 from lookup.transport.config import ServerConfig
@@ -32,15 +32,15 @@ class Clock:
 class BrokenOutbox:
     """An outbox whose disk refuses every write."""
 
-    def append(self, kind: str, idempotency_key: str, payload: bytes) -> None:
+    def append(self, kind: str, idempotency_key: str, payload: bytes, *, kiosk: str | None = None) -> None:
         raise OSError("disk full")
 
-    def claim(self, limit: int = 20) -> Sequence[OutboxEntry]:
+    def claim(self, limit: int = 20, *, key: str | None = None) -> Sequence[OutboxEntry]:
         return []
 
-    def acknowledge(self, entry_id: int) -> None: ...
+    def acknowledge(self, entry_id: int, receipt: DeliveryReceipt | None = None) -> None: ...
 
-    def fail(self, entry_id: int, reason: str, *, retry: bool = True) -> None: ...
+    def fail(self, entry_id: int, reason: str, *, retry: bool = True, backoff: bool = True) -> None: ...
 
 
 @pytest.fixture

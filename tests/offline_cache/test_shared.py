@@ -4,6 +4,7 @@ records, outbox claims that never hand one message to two kiosks, and no patient
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -16,7 +17,9 @@ import psycopg
 import pytest
 
 from lookup.service.cache_protocol import Outbox, RecordCache
-from offline_cache import CacheKeyError, OutboxState, RetryPolicy
+from offline_cache import CacheError, CacheKeyError, OutboxState, RetryPolicy
+from offline_cache.db import table_statements
+from offline_cache.schema import migrate, migration_ids
 from offline_cache.shared import SharedCache
 from tests.offline_cache.conftest import HOUR, Clock
 from tests.offline_cache.postgres import running_postgres
@@ -42,6 +45,7 @@ Connect = Callable[..., SharedCache]
 def connect(server: tuple[str, Path], clock: Clock) -> Iterator[Connect]:
     """Connects kiosks to one fresh schema of the shared server."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
+    migrate(server[0], schema)
     opened: list[SharedCache] = []
 
     def make(**kw: Any) -> SharedCache:
@@ -142,3 +146,42 @@ def test_the_servers_files_hold_no_patient_value(connect: Connect, server: tuple
     assert payload[:20] not in raw and b'"cccd"' not in raw  # the check would see clear text
     for value in (name, cccd, birth, "Nhung"):
         assert value.encode() not in raw
+
+
+def test_kiosks_refuse_a_schema_that_was_never_migrated(server: tuple[str, Path]) -> None:
+    with pytest.raises(CacheError, match=re.escape("lacks migration 0001.shared-cache: run `kiosk hospital migrate`")):
+        SharedCache.connect(server[0], schema=f"t_{uuid.uuid4().hex[:12]}", master_key=HOSPITAL_KEY, ttl_seconds=HOUR)
+
+
+def test_migrations_make_the_tables_a_kiosk_file_has(server: tuple[str, Path]) -> None:
+    """The hospital's schema comes from the migration files, a kiosk's file from `offline_cache.db`: the same tables
+    and columns, or the stores' SQL would fail on one of them."""
+    migrated, reference = f"t_{uuid.uuid4().hex[:12]}", f"t_{uuid.uuid4().hex[:12]}"
+    assert migrate(server[0], migrated) == migration_ids()
+    assert migrate(server[0], migrated) == [], "a second run applies nothing"
+    statements = table_statements(
+        row_id="bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        row_ref="bigint",
+        real="double precision",
+        blob="bytea",
+    )
+    with psycopg.connect(server[0], autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {reference}")
+        conn.execute(f"SET search_path TO {reference}")
+        for statement in statements:
+            conn.execute(statement.encode())
+
+        def columns(schema: str) -> set[tuple[str, str, str, str]]:
+            rows = conn.execute(
+                "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns"
+                " WHERE table_schema = %s AND table_name NOT LIKE %s",
+                (schema, "%yoyo%"),
+            ).fetchall()
+            return {tuple(row) for row in rows}
+
+        def indexes(schema: str) -> set[str]:
+            rows = conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,)).fetchall()
+            return {row[0] for row in rows if "yoyo" not in row[0]}
+
+        assert columns(migrated) == columns(reference) and columns(migrated)
+        assert indexes(migrated) == indexes(reference)

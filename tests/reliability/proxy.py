@@ -37,6 +37,9 @@ class Fault(StrEnum):
     """A complete HTTP answer whose JSON body stops halfway."""
     INVALID = "invalid"
     """A complete HTTP 200 answer whose body is not JSON at all."""
+    LOST = "lost"
+    """The request reaches the server, which acts on it; its answer is dropped and the connection closed without a
+    byte of it (an acknowledgement lost on the way back)."""
 
 
 @dataclass
@@ -180,6 +183,9 @@ class FaultProxy:
             await writer.drain()
             return True
         status, out_headers, content = await self._forward(method, target, headers, body)
+        if fault is Fault.LOST:
+            writer.close()
+            return False
         if fault is Fault.TRUNCATE:
             writer.write(_response(status, out_headers, content[: len(content) // 2]))
             await writer.drain()

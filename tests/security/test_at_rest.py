@@ -191,18 +191,18 @@ def test_a_key_beside_the_database_from_an_earlier_install_is_moved_out(
     secret = legacy.read_text().strip()
 
     with caplog.at_level(logging.INFO):
-        cache = open_cache(settings)
+        moved = open_cache(settings)
     try:
-        got = cache.records.get("patient/p1")
+        got = moved.records.get("patient/p1")
         assert got is not None and got.payload == b"kept"
-        assert cache.stats().outbox["queued"] == 1, "the queued audit event survived the move"
+        assert moved.stats().outbox["queued"] == 1, "the queued audit event survived the move"
     finally:
-        cache.close()
+        moved.close()
     assert not legacy.exists()
     moved_to = _default_key_file(settings)
     assert moved_to.read_text().strip() == secret and _mode(moved_to) == 0o600
-    moved = [r.getMessage() for r in caplog.records if "moved the offline cache key" in r.getMessage()]
-    assert len(moved) == 1 and str(legacy) in moved[0] and secret not in caplog.text
+    said = [r.getMessage() for r in caplog.records if "moved the offline cache key" in r.getMessage()]
+    assert len(said) == 1 and str(legacy) in said[0] and secret not in caplog.text
 
 
 def test_the_os_keyring_keeps_the_key_where_a_backend_is_usable(tmp_path: Path, memory_keyring: MemoryKeyring) -> None:
@@ -413,15 +413,15 @@ class RefusingAudits(Faulty):
 class BrokenOutbox:
     """An outbox whose disk refuses every write (a cache that fails under the kiosk)."""
 
-    def append(self, kind: str, idempotency_key: str, payload: bytes) -> None:
+    def append(self, kind: str, idempotency_key: str, payload: bytes, *, kiosk: str | None = None) -> None:
         raise OSError("disk I/O error")
 
-    def claim(self, limit: int = 20) -> list[Any]:
+    def claim(self, limit: int = 20, *, key: str | None = None) -> list[Any]:
         return []
 
-    def acknowledge(self, entry_id: int) -> None: ...
+    def acknowledge(self, entry_id: int, receipt: Any = None) -> None: ...
 
-    def fail(self, entry_id: int, reason: str, *, retry: bool = True) -> None: ...
+    def fail(self, entry_id: int, reason: str, *, retry: bool = True, backoff: bool = True) -> None: ...
 
 
 async def test_an_audit_event_the_outbox_refuses_waits_in_the_journal_until_the_server_takes_it(

@@ -9,7 +9,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from textual.screen import ModalScreen
@@ -25,12 +25,14 @@ from kiosk.settings import Mode, Settings
 from kiosk.widgets.messages import ScanTextReceived
 from kiosk.wiring import build_app, close_services, lookup_service
 from lookup import IdentifierSystems, LookupSource
-from offline_cache import OfflineCache
 from sandbox.server.auth import hash_pin
 from sandbox.server.runner import RunningSandbox, start_sandbox
 from sandbox.synthetic.cards import cccd_qr_text
 from testkit.kiosk import sandbox, settings_for, wait_until, wedge_scan, with_records
 from tests.security.policy_world import STAFF_PINS, Json, agent_ids, server_events
+
+if TYPE_CHECKING:
+    from kiosk.services.cache import KioskCache
 
 POPULATION = 300
 SIZE = (120, 40)
@@ -287,7 +289,7 @@ async def _sign_in_online_then_offline(
 
 
 async def _delivered_claims(
-    running: RunningSandbox, settings: Settings, cache: OfflineCache, patient_id: str
+    running: RunningSandbox, settings: Settings, cache: KioskCache, patient_id: str
 ) -> list[dict[str, str]]:
     """Deliver what the kiosk's outbox holds (a kiosk started again on the same cache); the staff members the
     kiosk's events about the patient claim, as the server keeps them."""

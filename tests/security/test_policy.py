@@ -279,6 +279,17 @@ def _audit_body() -> Json:
     }
 
 
+def _linkage_body(source: str, alternate: str) -> Json:
+    return {
+        "resourceType": "Linkage",
+        "author": {"identifier": {"system": "urn:kiosk:staff", "value": "nurse-lan"}},
+        "item": [
+            {"type": "source", "resource": {"reference": f"Patient/{source}"}},
+            {"type": "alternate", "resource": {"reference": f"Patient/{alternate}"}},
+        ],
+    }
+
+
 def test_every_row_of_the_policy_table_is_what_the_server_answers(sandbox: RunningSandbox, er: httpx.Client) -> None:
     from sandbox.server.auth import Role
     from sandbox.server.policy import ROUTES, expected_status
@@ -312,6 +323,8 @@ def test_every_row_of_the_policy_table_is_what_the_server_answers(sandbox: Runni
             "serviceType": {"coding": [{"system": "urn:kiosk:department", "code": "K01"}]},
         },
     }
+    everyone = [p.id for p in people()]
+    pairs = iter(zip(everyone[::2], everyone[1::2], strict=False))  # a new pair for each role: the first is 201
     wrong: list[str] = []
     for role in Role:
         with client_for(sandbox, f"demo-{role.value}") as client:
@@ -332,6 +345,8 @@ def test_every_row_of_the_policy_table_is_what_the_server_answers(sandbox: Runni
                 body = next((b for prefix, b in bodies.items() if path.startswith(prefix)), None)
                 if path == "Patient":
                     body = temporary_body(new_temporary_number())
+                if path == "Linkage":
+                    body = _linkage_body(*next(pairs))
                 params = httpx.QueryParams(dict(parse_qsl(query)))
                 answer = client.request(method, path, params=params, json=body if method in ("POST", "PUT") else None)
                 expected = expected_status(role, route)
