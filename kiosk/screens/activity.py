@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Select, Sparkline
+from textual.worker import Worker
 
 from kiosk.activity_log import CHARTS, ActivitySource, local_zone, series
 from kiosk.i18n import Translator
@@ -165,7 +166,10 @@ class ActivityScreen(KioskScreen):
     # -- reading ---------------------------------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
-        self.run_worker(self._load(), name="activity", group="activity", exclusive=True, exit_on_error=False)
+        # The method, not a coroutine made now: a refresh that replaces one not yet started leaves nothing unawaited.
+        self._reading: Worker[None] = self.run_worker(
+            self._load, name="activity", group="activity", exclusive=True, exit_on_error=False
+        )
 
     def _read(self) -> tuple[list[ActivityEntry], ActivityCounts, ActivityChoices] | None:
         source = self._source()
