@@ -25,8 +25,9 @@ import benchmarks
 from benchmarks.report import Figure, ModuleRun, Size, write_report
 from benchmarks.shared import ENV_DIR, stop_shared_sandboxes
 
-FULL_BUDGET_S: Final = 15 * 60.0
-"""The whole full-size report must take less than this on the reference machine (2 cores)."""
+FULL_BUDGET_S: Final = 20 * 60.0
+"""The whole full-size report must take less than this on the reference machine (2 cores); the hospital run, two
+phases of 50 kiosk processes, takes four and a half minutes of it."""
 
 
 def _run_module(name: str, size: Size) -> tuple[list[Figure], ModuleRun]:

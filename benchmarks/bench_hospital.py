@@ -4,12 +4,16 @@ Every kiosk is its own process (`benchmarks.hospital_kiosk`): a real `LookupServ
 encrypted SQLite cache and the hospital's shared one), doing `bench_load`'s desk mix against the sandbox server in
 another process. PostgreSQL is the Debian server made as `kiosk hospital init` makes it, with the schema migrated
 and its durability on. A third of the way into the measured time it is stopped as a crash would stop it (`pg_ctl
--m immediate`), and started again `OUTAGE_S` later: kiosks keep answering (they write to their own cache meanwhile)
+-m immediate`), and started again `Plan.outage_s` later: kiosks keep answering (they write to their own cache meanwhile)
 and deliver their queues after it returns.
 
-Figures: action latency p95 over the run and during the outage, errors, and the delivery account: every message
-the kiosks' outboxes accepted is delivered or given up (sent = delivered + given up), none lost (each accepted audit
-event is on the server) and none twice (the server holds each once; a retry is a PUT of the same id).
+The run's baseline is a first phase of the same kiosk processes on their own caches only (no shared cache, no
+restart), against the same server, for the same time.
+
+Figures: action latency p95 over the run (with the baseline's) and during the outage, errors, and the delivery
+account: every message the kiosks' outboxes accepted is delivered or given up (sent = delivered + given up), none
+lost (each accepted audit event is on the server) and none twice (the server holds each once; a retry is a PUT of
+the same id).
 
 FULL: 50 kiosk processes, 60 s, 1,000,000 patients. SMOKE: 4 kiosk processes, 12 s, 5,000 patients.
 """
@@ -116,58 +120,87 @@ def _stored_audits(db: Path, wanted: set[str]) -> dict[str, int]:
         conn.close()
 
 
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """What one phase of the run measured: every kiosk's result, and when PostgreSQL was down (if it was)."""
+
+    results: list[KioskResult]
+    outage: tuple[float, float] | None
+
+
+def _phase(
+    plan: Plan,
+    folder: Path,
+    base_url: str,
+    trust: Path,
+    people: Path,
+    shared: tuple[str, Path] | None,
+    cluster: Cluster | None,
+) -> Phase:
+    """Start the kiosk processes in `folder`, wait until each is ready, measure, and (with a cluster) kill and start
+    PostgreSQL a third of the way in; the kiosks' results once they have drained."""
+    folder.mkdir()
+    jobs = [
+        Job(
+            number=n,
+            mode=MODES[n % len(MODES)],
+            base_url=base_url,
+            trust_list=trust,
+            people=people,
+            dsn=None if shared is None else shared[0],
+            key_file=None if shared is None else shared[1],
+            work=folder,
+            ready=folder / f"ready-{n}",
+            go=folder / "go.json",
+            result=folder / f"result-{n}.json",
+        )
+        for n in range(plan.kiosks)
+    ]
+    processes = [_spawn(job, folder) for job in jobs]
+    _wait_ready(jobs, processes, folder)
+    measure_from = time.time() + plan.warmup_s
+    until = measure_from + plan.seconds
+    go = Go(measure_from=measure_from, until=until, drain_until=until + plan.drain_s)
+    (folder / "go.tmp").write_text(go.model_dump_json(), encoding="utf-8")
+    (folder / "go.tmp").rename(folder / "go.json")
+    outage = None
+    if cluster is not None:
+        outage_from = measure_from + plan.seconds / 3
+        time.sleep(max(0.0, outage_from - time.time()))
+        cluster.stop(immediate=True)
+        time.sleep(plan.outage_s)
+        cluster.start(connections=plan.kiosks * 2 + 10)
+        outage = (outage_from, time.time())
+    for process in processes:
+        process.wait(timeout=plan.warmup_s + plan.seconds + plan.drain_s + 120)
+    return Phase([_result(job, folder) for job in jobs], outage)
+
+
 def run(size: Size) -> list[Figure]:
     plan = PLANS[size]
     db = shared_sandbox_db(plan.population, SEED)
     with tempfile.TemporaryDirectory(prefix="bench-hospital-") as scratch:
         work = Path(scratch)
         work.chmod(0o755)  # PostgreSQL runs as its own user when the benchmark runs as root
-        people_file = work / "people.pickle"
-        people_file.write_bytes(pickle.dumps(People.sample(plan.population, SAMPLE, 2026)))
+        people = work / "people.pickle"
+        people.write_bytes(pickle.dumps(People.sample(plan.population, SAMPLE, 2026)))
         key_file = work / "keys" / "hospital.key"
         write_key_file(key_file, secrets.token_bytes(KEY_BYTES))
         with _postgres(work / "server", plan.kiosks) as cluster, sandbox_process(db, plan.population, SEED) as sandbox:
             dsn = cluster.dsn()
             migrate(dsn)
-            jobs = [
-                Job(
-                    number=n,
-                    mode=MODES[n % len(MODES)],
-                    base_url=sandbox.base_url,
-                    trust_list=sandbox.trust_list_path,
-                    people=people_file,
-                    dsn=dsn,
-                    key_file=key_file,
-                    work=work,
-                    ready=work / f"ready-{n}",
-                    go=work / "go.json",
-                    result=work / f"result-{n}.json",
-                )
-                for n in range(plan.kiosks)
-            ]
-            processes = [_spawn(job, work) for job in jobs]
-            _wait_ready(jobs, processes, work)
-            measure_from = time.time() + plan.warmup_s
-            until = measure_from + plan.seconds
-            go = Go(measure_from=measure_from, until=until, drain_until=until + plan.drain_s)
-            (work / "go.tmp").write_text(go.model_dump_json(), encoding="utf-8")
-            (work / "go.tmp").rename(work / "go.json")
-            outage_from = measure_from + plan.seconds / 3
-            time.sleep(max(0.0, outage_from - time.time()))
-            cluster.stop(immediate=True)
-            time.sleep(plan.outage_s)
-            cluster.start(connections=plan.kiosks * 2 + 10)
-            outage_until = time.time()
-            for process in processes:
-                process.wait(timeout=plan.warmup_s + plan.seconds + plan.drain_s + 120)
-            results = [_result(job, work) for job in jobs]
+            url, trust = sandbox.base_url, sandbox.trust_list_path
+            alone = _phase(plan, work / "alone", url, trust, people, None, None)
+            hospital = _phase(plan, work / "hospital", url, trust, people, (dsn, key_file), cluster)
             with SharedCache.connect(dsn, master_key=read_key_file(key_file), ttl_seconds=3600.0) as shared:
                 shared_outbox = shared.outbox.states()
                 given_up = [f"{item.kind}: {item.reason}" for item in shared.outbox.entries(OutboxState.FAILED)]
-        accepted = set().union(*(r.audit_ids for r in results))
+        accepted = set().union(*(r.audit_ids for r in hospital.results))
         stored = _stored_audits(db, accepted)
-    given_up += [reason for r in results for reason in r.given_up]
-    return _figures(plan, results, shared_outbox, given_up, accepted, stored, (outage_from, outage_until))
+    given_up += [reason for r in hospital.results for reason in r.given_up]
+    assert hospital.outage is not None
+    baseline = quantile([ms for r in alone.results for values in r.latencies.values() for ms in values], 0.95)
+    return _figures(plan, hospital.results, shared_outbox, given_up, accepted, stored, hospital.outage, baseline)
 
 
 def _result(job: Job, work: Path) -> KioskResult:
@@ -184,6 +217,7 @@ def _figures(
     accepted: set[str],
     stored: dict[str, int],
     outage: tuple[float, float],
+    baseline_p95: float,
 ) -> list[Figure]:
     every = [ms for r in results for values in r.latencies.values() for ms in values]
     settling = outage[1] + SETTLE_S
@@ -218,6 +252,8 @@ def _figures(
             value=quantile(every, 0.95),
             unit="ms",
             floor=floor,
+            baseline=baseline_p95,
+            baseline_label=f"the same {plan.kiosks} kiosk processes on their own caches only, same run, no restart",
             note=f"{where}; p50 {quantile(every, 0.5):.0f} ms, {len(every)} actions",
         ),
         Figure(

@@ -38,8 +38,9 @@ class Job(BaseModel):
     trust_list: Path
     people: Path
     """The pickled `People` the parent drew once for every kiosk."""
-    dsn: str
-    key_file: Path
+    dsn: str | None
+    """The shared cache; None for a kiosk on its own cache only (the run's baseline)."""
+    key_file: Path | None
     work: Path
     ready: Path
     """Written once the kiosk is set up and has done one unmeasured action (its connections and token made)."""
@@ -108,6 +109,19 @@ class _StampedCounts(defaultdict[str, int]):
         super().__setitem__(key, value)
 
 
+def _link(job: Job) -> SharedLink:
+    """The kiosk's link to the shared cache, retried every 2 s (a kiosk's default is 10 s) to see the return soon."""
+    assert job.dsn is not None and job.key_file is not None
+    dsn, key, clinical = job.dsn, read_key_file(job.key_file), job.mode != "lobby"
+    return SharedLink(
+        lambda: SharedCache.connect(
+            dsn, master_key=key, ttl_seconds=3600.0, clinical_allowed=clinical, connect_timeout=2.0
+        ),
+        "shared",
+        retry_seconds=2.0,
+    )
+
+
 async def _run(job: Job) -> KioskResult:
     people: People = pickle.loads(job.people.read_bytes())
     trust = TrustList.load(job.trust_list)
@@ -117,15 +131,8 @@ async def _run(job: Job) -> KioskResult:
         ttl_seconds=3600.0,
         clinical_allowed=job.mode != "lobby",
     )
-    key = read_key_file(job.key_file)
-    link = SharedLink(
-        lambda: SharedCache.connect(
-            job.dsn, master_key=key, ttl_seconds=3600.0, clinical_allowed=job.mode != "lobby", connect_timeout=2.0
-        ),
-        "shared",
-        retry_seconds=2.0,
-    )
-    cache = HospitalCache(local, link)
+    link = _link(job) if job.dsn is not None else None
+    cache: OfflineCache | HospitalCache = local if link is None else HospitalCache(local, link)
     outbox = RecordingOutbox(cache.outbox)
     config = ServerConfig(
         base_url=job.base_url,
@@ -159,8 +166,8 @@ async def _run(job: Job) -> KioskResult:
         error_times=errors.times,
         audit_ids=sorted(outbox.audit_ids),
         local_outbox={state.value: n for state, n in local.outbox.states().items()},
-        shared_state_at_end=link.state,
-        fallbacks=link.losses,
+        shared_state_at_end="none" if link is None else link.state,
+        fallbacks=0 if link is None else link.losses,
         given_up=[f"{item.kind}: {item.reason}" for item in local.outbox.entries(OutboxState.FAILED)],
     )
     cache.close()
@@ -172,16 +179,19 @@ def _wait_for(path: Path) -> None:
         time.sleep(0.05)
 
 
-async def _drain(service: LookupService, cache: HospitalCache, until: float) -> None:
+async def _drain(service: LookupService, cache: OfflineCache | HospitalCache, until: float) -> None:
     """Deliver until this kiosk's own backlog and the shared queue hold nothing waiting, or the deadline passes."""
     while time.time() < until:
         await service.flush_outbox()
-        local = cache.local.outbox.states()
-        shared = cache.shared_state()
+        local = (cache.local if isinstance(cache, HospitalCache) else cache).outbox.states()
         waiting = local[OutboxState.QUEUED] + local[OutboxState.SENT]
-        if shared.outbox is not None:
-            waiting += shared.outbox.get("queued", 0) + shared.outbox.get("sent", 0)
-        if waiting == 0 and shared.state == "connected":
+        connected = True
+        if isinstance(cache, HospitalCache):
+            shared = cache.shared_state()
+            if shared.outbox is not None:
+                waiting += shared.outbox.get("queued", 0) + shared.outbox.get("sent", 0)
+            connected = shared.state == "connected"
+        if waiting == 0 and connected:
             return
         await asyncio.sleep(0.5)
 
