@@ -117,7 +117,7 @@ def _link(job: Job) -> SharedLink:
         lambda: SharedCache.connect(
             dsn, master_key=key, ttl_seconds=3600.0, clinical_allowed=clinical, connect_timeout=2.0
         ),
-        "shared",
+        "the hospital cache",
         retry_seconds=2.0,
     )
 

@@ -45,7 +45,7 @@ class CacheStats(BaseModel):
     outbox: dict[str, int]
     """Messages per delivery state: queued, sent, acknowledged, failed."""
     outbox_oldest_waiting_seconds: float | None
-    shared: SharedState | None = None
+    hospital_cache: SharedState | None = None
     """The hospital's shared cache, when this kiosk is on one."""
 
 

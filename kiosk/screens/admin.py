@@ -187,7 +187,7 @@ def _cache_row(t: Translator, name: str, value: object) -> tuple[str, str]:
         return label, format_size(t, value)
     if name.endswith("_seconds") and isinstance(value, int | float):
         return label, format_age(t, value)
-    if name == "shared" and isinstance(value, dict):
+    if name == "hospital_cache" and isinstance(value, dict):
         return label, _shared_summary(t, value)
     if isinstance(value, dict):
         states = (f"{t(f'outbox.{k}') if t.has(f'outbox.{k}') else k}: {v}" for k, v in value.items())

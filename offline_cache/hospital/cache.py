@@ -40,7 +40,7 @@ class HospitalCache:
 
     def stats(self) -> CacheStats:
         """This kiosk's cache's figures, with the shared cache's state beside them."""
-        return self.local.stats().model_copy(update={"shared": self.shared_state()})
+        return self.local.stats().model_copy(update={"hospital_cache": self.shared_state()})
 
     def purge(self, all: bool = False, *, outbox: bool = False) -> int:
         """This kiosk's cache as `OfflineCache.purge`; the shared one only loses what expired (everything else is

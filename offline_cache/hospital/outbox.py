@@ -49,7 +49,7 @@ class HospitalOutbox:
         shared = self._shared.run(lambda c: c.outbox.claim(wanted, key=key)) if wanted > 0 else None
         claimed = []
         with self._lock:
-            for where, entries in (("local", own), ("shared", shared or [])):
+            for where, entries in (("own", own), ("hospital", shared or [])):
                 for entry in entries:
                     handle = next(self._ids)
                     self._claimed[handle] = (where, entry.id)
@@ -104,8 +104,8 @@ class HospitalOutbox:
     def _settle(self, entry_id: int, change: Callable[[MessageOutbox, int], None]) -> None:
         with self._lock:
             where, real = self._claimed.pop(entry_id, ("", 0))
-        if where == "local":
+        if where == "own":
             change(self._local.outbox, real)
-        elif where == "shared":
+        elif where == "hospital":
             # Lost with the connection: the lease brings the message back, and its idempotent request is harmless.
             self._shared.run(lambda c: change(c.outbox, real))

@@ -56,9 +56,9 @@ def test_cache_stats_and_doctor_name_the_shared_cache(
 ) -> None:
     env = kiosk_env(tmp_path, hospital, coordination.base_url, coordination.trust_list_path, "reception-1")
     stats = json_line(kiosk_cli("cache", "stats", "--json", env=env))
-    assert stats["shared"]["state"] == "connected"
-    assert stats["shared"]["where"].startswith("postgresql database kiosk_cache on 127.0.0.1")
-    assert "kiosk_app" not in stats["shared"]["where"], "the address's user and password are never shown"
+    assert stats["hospital_cache"]["state"] == "connected"
+    assert stats["hospital_cache"]["where"].startswith("postgresql database kiosk_cache on 127.0.0.1")
+    assert "kiosk_app" not in stats["hospital_cache"]["where"], "the address's user and password are never shown"
 
     done = kiosk_cli("doctor", "--json", env=env)
     checks = _checks(done.stdout)
@@ -88,7 +88,7 @@ def test_with_the_shared_cache_down_a_kiosk_works_on_its_own_and_rejoins(
         answered = _lookup(a_down, qr)
         assert answered["status"] == "found" and answered["source"] == "cache", "from its own cache"
         stats = json_line(kiosk_cli("cache", "stats", "--json", env=a_down))
-        assert stats["shared"]["state"] == "unreachable" and stats["outbox"]["queued"] >= 1
+        assert stats["hospital_cache"]["state"] == "unreachable" and stats["outbox"]["queued"] >= 1
         done = kiosk_cli("doctor", "--json", env=a_down)
         checks = _checks(done.stdout)
         assert checks["shared-cache"]["status"] == "error" and "unreachable" in checks["shared-cache"]["detail"]
@@ -97,5 +97,5 @@ def test_with_the_shared_cache_down_a_kiosk_works_on_its_own_and_rejoins(
     assert started["running"] is True
     # Back: the kiosk joins the shared cache again; its own backlog is still its own to deliver, nothing lost.
     stats = json_line(kiosk_cli("cache", "stats", "--json", env=a))
-    assert stats["shared"]["state"] == "connected"
+    assert stats["hospital_cache"]["state"] == "connected"
     assert stats["outbox"]["failed"] == 0

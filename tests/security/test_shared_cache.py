@@ -91,7 +91,8 @@ def test_a_shared_cache_under_another_key_is_refused_and_left_untouched(
     answer, _ = _lookup(env, cccd_qr_text(consenting_people(1)[0]))
     assert answer["status"] == "found", "the kiosk works on its own cache"
     stats = json_line(kiosk_cli("cache", "stats", "--json", env=env))
-    assert stats["shared"]["state"] == "refused" and "another hospital key" in stats["shared"]["problem"]
+    hospital_cache = stats["hospital_cache"]
+    assert hospital_cache["state"] == "refused" and "another hospital key" in hospital_cache["problem"]
     with psycopg.connect(hospital.cluster.dsn("kiosk_cache"), autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM kiosk_cache.records").fetchone() == before
     doctor = [json.loads(line) for line in kiosk_cli("doctor", "--json", env=env).stdout.splitlines()]
